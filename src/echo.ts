@@ -1,0 +1,24 @@
+import type http from 'node:http';
+import { checkUpgradeRequest } from './protocol/handshake.js';
+import { sendError } from './http/respond.js';
+import type { Router } from './http/router.js';
+import { WebSocketServer } from './websocket/server.js';
+
+/**
+ * GET /echo (CONTRACT.md): every complete text or binary message goes back
+ * unchanged with the same opcode. No subprotocol is ever selected.
+ */
+export function mountEcho(router: Router, maxPayload: number): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+  });
+  router.upgrade('/echo', (req, socket, head) => wss.handleUpgrade(req, socket, head));
+  // A plain request (no Upgrade header) is answered with the handshake's own verdict.
+  router.on('GET', '/echo', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const check = checkUpgradeRequest(req);
+    if (check.ok) return sendError(res, 400, 'WebSocket upgrade expected');
+    sendError(res, check.status, check.message, check.headers);
+  });
+  return wss;
+}

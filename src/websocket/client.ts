@@ -1,0 +1,73 @@
+import http from 'node:http';
+import https from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { checkAcceptHeader } from '../protocol/handshake.js';
+import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
+import { WebSocket } from './websocket.js';
+
+export interface ClientOptions {
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: string[];
+  /** Extra request headers (Origin, Cookie, ...). */
+  headers?: Record<string, string>;
+  maxPayload?: number;
+  /** Give up if the server has not answered the handshake in this many ms. */
+  handshakeTimeout?: number;
+  closeTimeout?: number;
+}
+
+/**
+ * Opens a client WebSocket to a ws:// or wss:// URL (RFC 6455 §4.1). The
+ * returned object is CONNECTING; it emits 'open' once the server's answer
+ * checks out, or 'error' then 'close' (1006) if it does not.
+ */
+export function connect(url: string | URL, options: ClientOptions = {}): WebSocket {
+  const target = new URL(url);
+  if (target.protocol !== 'ws:' && target.protocol !== 'wss:') throw new SyntaxError(`not a WebSocket URL: ${target.href}`);
+  const secure = target.protocol === 'wss:';
+  const ws = new WebSocket({ isServer: false, maxPayload: options.maxPayload ?? DEFAULT_MAX_MESSAGE, closeTimeout: options.closeTimeout ?? 5000 });
+  const key = randomBytes(16).toString('base64');
+  const headers: Record<string, string> = {
+    ...options.headers,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+    'Sec-WebSocket-Key': key,
+    'Sec-WebSocket-Version': '13',
+  };
+  const offered = options.protocols ?? [];
+  if (offered.length > 0) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
+
+  const request = (secure ? https : http).request({
+    host: target.hostname.replace(/^\[|\]$/g, ''),
+    port: target.port || (secure ? 443 : 80),
+    path: target.pathname + target.search,
+    headers,
+  });
+  const fail = (message: string) => {
+    if (ws.readyState === WebSocket.CLOSED) return;
+    request.destroy();
+    if (ws.listenerCount('error') > 0) ws.emit('error', new Error(message));
+    ws.terminate();
+  };
+  if (options.handshakeTimeout) {
+    request.setTimeout(options.handshakeTimeout, () => fail('opening handshake timed out'));
+  }
+  request.on('error', (err) => fail(err.message));
+  request.on('response', (res) => {
+    res.resume();
+    fail(`unexpected server response: ${res.statusCode}`);
+  });
+  request.on('upgrade', (res, socket, head) => {
+    const accept = res.headers['sec-websocket-accept'];
+    if (String(res.headers.upgrade).toLowerCase() !== 'websocket') return (socket.destroy(), fail('invalid Upgrade header'));
+    if (!checkAcceptHeader(key, Array.isArray(accept) ? accept[0] : accept)) return (socket.destroy(), fail('invalid Sec-WebSocket-Accept'));
+    const protocol = (res.headers['sec-websocket-protocol'] as string | undefined) ?? '';
+    if (protocol && !offered.includes(protocol)) return (socket.destroy(), fail('server chose a subprotocol we did not offer'));
+    if (!protocol && offered.length > 0) return (socket.destroy(), fail('server chose no subprotocol'));
+    // §9.1: an extension we did not offer must fail the connection.
+    if (res.headers['sec-websocket-extensions']) return (socket.destroy(), fail('server answered with an extension we did not offer'));
+    ws.attach(socket, head, protocol);
+  });
+  request.end();
+  return ws;
+}

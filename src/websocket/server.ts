@@ -1,0 +1,169 @@
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { CloseCode, DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
+import { checkUpgradeRequest, httpErrorResponse, upgradeResponse } from '../protocol/handshake.js';
+import { WebSocket } from './websocket.js';
+
+/** A refusal from verifyClient: the HTTP status and message to answer with. */
+export interface Refusal { status: number; message: string }
+
+export interface WebSocketServerOptions {
+  /** Attach to this server's 'upgrade' event (with `path`, only for that path). */
+  server?: http.Server;
+  /** Or create and listen on a server of our own. */
+  port?: number;
+  host?: string;
+  /** Only upgrades for this pathname are taken (query strings are ignored). */
+  path?: string;
+  /** Neither: the caller routes upgrades to handleUpgrade() itself. */
+  noServer?: boolean;
+  /** Largest message, in bytes (default 16 MiB); larger ones close with 1009. */
+  maxPayload?: number;
+  /** Picks a subprotocol from the client's list; a falsy answer selects none. */
+  handleProtocols?: (protocols: string[], req: http.IncomingMessage) => string | false | null | undefined;
+  /** Origin and authentication check: false refuses with 403, a Refusal with its own status. */
+  verifyClient?: (req: http.IncomingMessage) => boolean | Refusal | Promise<boolean | Refusal>;
+  /** Ping every this many ms and terminate peers that did not answer the previous ping (0: off). */
+  heartbeatInterval?: number;
+  /** Keep the open connections in `clients` (default true). */
+  clientTracking?: boolean;
+  /** How long a closing handshake may take before the socket is destroyed. */
+  closeTimeout?: number;
+}
+
+/**
+ * Accepts WebSocket upgrades (RFC 6455 §4.2) and hands out WebSocket objects,
+ * in the manner of ws's WebSocketServer. Events: 'connection' (ws, req), 'listening', 'error'.
+ */
+export class WebSocketServer extends EventEmitter {
+  readonly clients = new Set<WebSocket>();
+  readonly options: WebSocketServerOptions;
+  private ownServer: http.Server | null = null;
+  private attached: http.Server | null = null;
+  private upgradeListener: ((req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(options: WebSocketServerOptions = {}) {
+    super();
+    this.options = options;
+    let server = options.server ?? null;
+    if (!server && !options.noServer) {
+      server = this.ownServer = http.createServer((_req, res) => {
+        const body = JSON.stringify({ error: 'this server only accepts WebSocket upgrades' });
+        res.writeHead(426, { 'Content-Type': 'application/json; charset=utf-8', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+        res.end(body);
+      });
+      server.on('listening', () => this.emit('listening'));
+      server.on('error', (err) => this.emit('error', err));
+      server.listen(options.port ?? 0, options.host);
+    }
+    if (server) {
+      this.attached = server;
+      this.upgradeListener = (req, socket, head) => {
+        if (this.shouldHandle(req)) this.handleUpgrade(req, socket, head);
+        else if (server.listenerCount('upgrade') === 1) abort(socket, 400, 'no WebSocket endpoint at this path');
+      };
+      server.on('upgrade', this.upgradeListener);
+    }
+    const interval = options.heartbeatInterval ?? 0;
+    if (interval > 0) {
+      this.heartbeat = setInterval(() => this.beat(), interval);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** The address of a server this instance listens on itself. */
+  address(): ReturnType<http.Server['address']> {
+    return (this.ownServer ?? this.attached)?.address() ?? null;
+  }
+
+  shouldHandle(req: http.IncomingMessage): boolean {
+    if (this.options.path === undefined) return true;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    return (q === -1 ? url : url.slice(0, q)) === this.options.path;
+  }
+
+  /**
+   * Completes (or refuses) the handshake on a socket taken from an 'upgrade'
+   * event. `onConnection` is called with the open WebSocket, after 'connection'.
+   */
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, onConnection?: (ws: WebSocket, req: http.IncomingMessage) => void): void {
+    socket.on('error', () => socket.destroy());
+    if (this.closing) return abort(socket, 503, 'server is shutting down');
+    const check = checkUpgradeRequest(req);
+    if (!check.ok) return abort(socket, check.status, check.message, check.headers);
+    const verify = this.options.verifyClient;
+    if (!verify) return this.complete(req, socket, head, check.key, check.protocols, onConnection);
+    Promise.resolve()
+      .then(() => verify(req))
+      .then((verdict) => {
+        if (verdict === true) return this.complete(req, socket, head, check.key, check.protocols, onConnection);
+        const refusal = typeof verdict === 'object' ? verdict : { status: 403, message: 'forbidden' };
+        abort(socket, refusal.status, refusal.message);
+      }, () => abort(socket, 500, 'client verification failed'));
+  }
+
+  private complete(req: http.IncomingMessage, socket: Duplex, head: Buffer, key: string, protocols: string[],
+    onConnection?: (ws: WebSocket, req: http.IncomingMessage) => void): void {
+    if (socket.destroyed || !socket.writable) return void socket.destroy();
+    let protocol = '';
+    if (protocols.length > 0 && this.options.handleProtocols) {
+      const chosen = this.options.handleProtocols(protocols, req);
+      // §4.2.2: the server may only answer with one of the client's values.
+      if (chosen && protocols.includes(chosen)) protocol = chosen;
+    }
+    socket.write(upgradeResponse(key, protocol));
+    const ws = new WebSocket({
+      isServer: true,
+      maxPayload: this.options.maxPayload ?? DEFAULT_MAX_MESSAGE,
+      closeTimeout: this.options.closeTimeout ?? 5000,
+    });
+    ws.attach(socket, head, protocol);
+    if (this.options.clientTracking !== false) {
+      this.clients.add(ws);
+      ws.on('close', () => this.clients.delete(ws));
+    }
+    this.emit('connection', ws, req);
+    onConnection?.(ws, req);
+  }
+
+  private beat(): void {
+    for (const ws of this.clients) {
+      if (!ws.isAlive) {
+        ws.terminate();
+        continue;
+      }
+      ws.isAlive = false;
+      ws.ping();
+    }
+  }
+
+  /**
+   * Stops accepting, closes every connection with 1001 (going away) and calls
+   * back once all are closed (each has closeTimeout to finish its handshake).
+   */
+  close(cb?: () => void): void {
+    this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.attached && this.upgradeListener) this.attached.off('upgrade', this.upgradeListener);
+    const pending = [...this.clients].filter((ws) => ws.readyState !== WebSocket.CLOSED);
+    let left = pending.length + (this.ownServer ? 1 : 0);
+    const done = () => { if (--left === 0) cb?.(); };
+    if (left === 0) process.nextTick(() => cb?.());
+    for (const ws of pending) {
+      ws.once('close', done);
+      ws.close(CloseCode.GoingAway, 'server shutting down');
+    }
+    if (this.ownServer) this.ownServer.close(done);
+  }
+}
+
+/** Refuses an upgrade: an HTTP error with a JSON body, then the socket is closed. */
+export function abort(socket: Duplex, status: number, message: string, headers?: Record<string, string>): void {
+  if (!socket.writable) return void socket.destroy();
+  socket.end(httpErrorResponse(status, message, headers));
+  socket.once('finish', () => socket.destroy());
+}
