@@ -69,3 +69,15 @@ test('PORT from the environment is used when no flag is given', async () => {
   s.child.kill('SIGINT');
   assert.equal((await s.exited).code, 0);
 });
+
+test('SIGTERM closes an open WebSocket with 1001, then new connections are refused', async () => {
+  const { connect } = await import('../../src/websocket/client.js');
+  const s = await startServer(['--port', '0', '--data-dir', tempDataDir()]);
+  const ws = connect(`ws://127.0.0.1:${s.port}/echo`);
+  await new Promise((res, rej) => { ws.once('open', res); ws.once('close', rej); });
+  const closed = new Promise<number>((res) => ws.once('close', (code: number) => res(code)));
+  s.child.kill('SIGTERM');
+  assert.equal(await closed, 1001);
+  assert.equal((await s.exited).code, 0);
+  await assert.rejects(fetch(`http://127.0.0.1:${s.port}/`));
+});
