@@ -8,3 +8,4 @@ export { encodeFrame, encodeTextFrame, encodeHeader } from './protocol/frame-enc
 export { FrameDecoder, type FrameHandler, type FrameDecoderOptions } from './protocol/frame-decoder.js';
 export { acceptKey, checkUpgradeRequest } from './protocol/handshake.js';
 export { createPushwireServer, type PushwireServer } from './pushwire-server.js';
+export { mountPush, EventRefused, type PushApi, type PushClient, type PushOptions } from './push/index.js';

@@ -1,0 +1,46 @@
+import type http from 'node:http';
+import type { Router } from '../http/router.js';
+import { gapMessage, type PushMessage } from './message.js';
+import { callbackParam, channelParam, sinceParam } from './params.js';
+import { StreamRegistry, StreamSubscription } from './stream.js';
+
+const HEAD = '<!doctype html>\n<html><head><meta charset="utf-8"><title>pushwire stream</title></head><body>\n';
+// Browsers hold back rendering (and so running scripts) of a document until
+// about 1 KiB has arrived; the padding makes the first message run at once.
+const PRELUDE = HEAD + '<!--' + ' '.repeat(1024 - HEAD.length) + '-->\n';
+const HEARTBEAT = Buffer.from('<!-- -->\n');
+const EPILOGUE = '</body></html>\n';
+
+/**
+ * Hidden-iframe streaming (the "forever frame" of Comet), `GET
+ * /push/iframe?channel=C&since=N&callback=F`: one `<script>parent.F(MSG)</script>`
+ * per message. The document grows with every script the browser keeps, so the
+ * server ends it after a byte or time bound; the page then reloads the frame
+ * with its last id.
+ */
+class IframeStream extends StreamSubscription {
+  readonly contentType = 'text/html; charset=utf-8';
+  readonly maxBytes: number;
+  readonly maxAge: number;
+
+  constructor(streams: StreamRegistry, res: http.ServerResponse, channel: string, readonly callback: string) {
+    super(streams, res, channel);
+    this.maxBytes = streams.ctx.settings.iframeMaxBytes;
+    this.maxAge = streams.ctx.settings.iframeMaxAge;
+  }
+
+  prelude(): string { return PRELUDE; }
+  encode(message: PushMessage): Buffer { return message.iframe(this.callback); }
+  gap(last: number): Buffer { return gapMessage(this.channel, last).iframe(this.callback); }
+  heartbeat(): Buffer { return HEARTBEAT; }
+  epilogue(): string { return EPILOGUE; }
+}
+
+export function mountIframe(router: Router, streams: StreamRegistry): void {
+  router.get('/push/iframe', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    const channel = channelParam(url);
+    const callback = callbackParam(url);
+    const since = sinceParam(url, streams.ctx.log, channel);
+    streams.start(req, new IframeStream(streams, res, channel, callback), since);
+  });
+}

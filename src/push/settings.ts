@@ -1,0 +1,70 @@
+import type { ChannelLog } from './channel-log.js';
+
+/** Tuning of the push layer; every field has a default fit for production. */
+export interface PushOptions {
+  /** Directory where channel id reservations are kept (`channel-ids.json`); null: ids in memory only. */
+  dataDir?: string | null;
+  /** Messages retained per channel (CONTRACT.md: at least 1000). */
+  retention?: number;
+  /** Ids reserved per durable write. */
+  idBlockSize?: number;
+  /** A ready-made log instead of the in-memory one (dataDir, retention, idBlockSize are then unused). */
+  log?: ChannelLog;
+  /** Long polls held at once, over all channels; past it 503. */
+  maxHeldPolls?: number;
+  /** Default long-poll timeout (CONTRACT.md: 25000). */
+  longPollTimeout?: number;
+  /** Heartbeat period of SSE and iframe streams and WebSocket pings (CONTRACT.md: at most 25 s). */
+  heartbeatInterval?: number;
+  /** An iframe stream is ended after this many bytes (the browser keeps every script element it ran)... */
+  iframeMaxBytes?: number;
+  /** ...or after this long, whichever comes first; the page reconnects with its last id. */
+  iframeMaxAge?: number;
+  /** SSE `retry:` hint, ms. */
+  sseRetry?: number;
+  /** Bytes queued for one stream or WebSocket before that slow client is cut off. */
+  maxQueuedBytes?: number;
+  /** Largest WebSocket message accepted on /push/ws (CONTRACT.md --max-message). */
+  maxMessage?: number;
+  /** Largest POST /push/emit body. */
+  maxEmitBody?: number;
+}
+
+export type PushSettings = Required<Omit<PushOptions, 'log' | 'dataDir'>> & { dataDir: string | null };
+
+export const PUSH_DEFAULTS: PushSettings = {
+  dataDir: null,
+  retention: 1000,
+  idBlockSize: 1000,
+  maxHeldPolls: 10_000,
+  longPollTimeout: 25_000,
+  heartbeatInterval: 20_000,
+  iframeMaxBytes: 1024 * 1024,
+  iframeMaxAge: 5 * 60_000,
+  sseRetry: 2000,
+  maxQueuedBytes: 1024 * 1024,
+  maxMessage: 16 * 1024 * 1024,
+  maxEmitBody: 64 * 1024,
+};
+
+export function resolveSettings(options: PushOptions): PushSettings {
+  const settings = { ...PUSH_DEFAULTS };
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && key in settings) (settings as Record<string, unknown>)[key] = value;
+  }
+  if (settings.heartbeatInterval > 25_000) throw new RangeError('heartbeatInterval must be at most 25000 ms (CONTRACT.md)');
+  return settings;
+}
+
+/** What every technique gets: the log and the settings. */
+export interface PushContext {
+  readonly log: ChannelLog;
+  readonly settings: PushSettings;
+}
+
+/** Headers that keep proxies and compressors from buffering a stream. */
+export const STREAM_HEADERS = {
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+  'X-Content-Type-Options': 'nosniff',
+} as const;

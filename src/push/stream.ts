@@ -1,0 +1,160 @@
+import type http from 'node:http';
+import type { ReadResult, Subscriber } from './channel-log.js';
+import type { PushMessage } from './message.js';
+import { STREAM_HEADERS, type PushContext } from './settings.js';
+
+/** How long an ended stream may take to drain before its connection is dropped. */
+const FINISH_TIMEOUT = 10_000;
+
+/**
+ * One open streaming response (SSE or hidden iframe): a chunked HTTP answer
+ * that carries every message of a channel as it is published. Subclasses say
+ * how a message, a gap, a heartbeat and the end look on the wire.
+ */
+export abstract class StreamSubscription implements Subscriber {
+  /** The last message id written (or the gap's L): later deliveries continue from here. */
+  lastSent = 0;
+  bytes = 0;
+  readonly openedAt = Date.now();
+  closed = false;
+
+  constructor(
+    protected readonly streams: StreamRegistry,
+    readonly res: http.ServerResponse,
+    readonly channel: string,
+  ) {}
+
+  abstract readonly contentType: string;
+  /** Sent with the head, at once: what makes the client start rendering / listening. */
+  abstract prelude(): Buffer | string;
+  abstract encode(message: PushMessage): Buffer;
+  abstract gap(last: number): Buffer;
+  abstract heartbeat(): Buffer;
+  /** Written before the final chunk when the server ends the stream. */
+  abstract epilogue(): Buffer | string | null;
+  /** Bytes and age after which the server ends the stream (the client reconnects with its last id). */
+  abstract readonly maxBytes: number;
+  abstract readonly maxAge: number;
+
+  deliver(message: PushMessage): void {
+    if (this.closed || message.id <= this.lastSent) return;
+    this.lastSent = message.id;
+    this.write(this.encode(message));
+  }
+
+  write(chunk: Buffer | string): void {
+    if (this.closed) return;
+    const res = this.res;
+    res.write(chunk);
+    this.bytes += chunk.length;
+    if (res.writableLength > this.streams.ctx.settings.maxQueuedBytes) this.streams.suspect(this);
+    if (this.bytes > this.maxBytes) this.streams.end(this);
+  }
+}
+
+/** The open streams of both streaming techniques: one heartbeat timer for all. */
+export class StreamRegistry {
+  private readonly open = new Set<StreamSubscription>();
+  private timer: NodeJS.Timeout | null = null;
+  private closing = false;
+  /** Streams whose queue passed the bound during this turn of the event loop. */
+  private readonly suspects = new Set<StreamSubscription>();
+  private readonly checkSuspects = (): void => {
+    const limit = this.ctx.settings.maxQueuedBytes;
+    for (const stream of this.suspects) {
+      if (!stream.closed && stream.res.writableLength > limit) this.cutOff(stream);
+    }
+    this.suspects.clear();
+  };
+
+  constructor(readonly ctx: PushContext) {}
+
+  get count(): number { return this.open.size; }
+
+  /** Sends the head and prelude, then the backlog after `since` (or the gap notice), then subscribes. */
+  start(req: http.IncomingMessage, stream: StreamSubscription, since: number): void {
+    const { res } = stream;
+    if (this.closing) {
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
+      res.end('{"error":"server is shutting down"}');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+    if (req.method === 'HEAD') return void res.end();
+    res.socket?.setNoDelay(true);
+    const read: ReadResult = this.ctx.log.read(stream.channel, since);
+    stream.write(stream.prelude());
+    if (read.gap) {
+      stream.lastSent = read.last;
+      stream.write(stream.gap(read.last));
+    } else {
+      stream.lastSent = since;
+      for (const message of read.messages) stream.deliver(message);
+    }
+    if (stream.closed) return;
+    this.open.add(stream);
+    this.ctx.log.subscribe(stream.channel, stream);
+    res.once('close', () => this.release(stream));
+    if (!this.timer) {
+      this.timer = setInterval(() => this.beat(), this.ctx.settings.heartbeatInterval);
+      this.timer.unref();
+    }
+  }
+
+  /** Ends a stream properly: its epilogue, then the final chunk. */
+  end(stream: StreamSubscription): void {
+    if (stream.closed) return;
+    const epilogue = stream.epilogue();
+    if (epilogue) stream.res.write(epilogue);
+    this.release(stream);
+    const { res } = stream;
+    res.end();
+    // A client that stopped reading would keep the ended response (and its queue) forever.
+    if (!res.writableFinished) {
+      const timer = setTimeout(() => res.destroy(), FINISH_TIMEOUT);
+      timer.unref();
+      res.once('close', () => clearTimeout(timer));
+    }
+  }
+
+  /**
+   * Node corks a chunked response until the next tick, so everything written
+   * in one turn is queued in user space first (the buffers themselves are the
+   * messages' shared ones). Judge the queue once that turn is over: what the
+   * kernel did not take then is the client's own backlog.
+   */
+  suspect(stream: StreamSubscription): void {
+    if (this.suspects.size === 0) setImmediate(this.checkSuspects);
+    this.suspects.add(stream);
+  }
+
+  /** A client too slow to read: drop the connection and what is queued for it; it resumes with its last id. */
+  cutOff(stream: StreamSubscription): void {
+    this.release(stream);
+    stream.res.destroy();
+  }
+
+  release(stream: StreamSubscription): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    if (this.open.delete(stream)) this.ctx.log.unsubscribe(stream.channel, stream);
+    if (this.open.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private beat(): void {
+    const now = Date.now();
+    for (const stream of this.open) {
+      if (now - stream.openedAt >= stream.maxAge) this.end(stream);
+      else stream.write(stream.heartbeat());
+    }
+  }
+
+  /** Shutdown (CONTRACT.md): every open stream is ended with its final chunk. */
+  close(): void {
+    this.closing = true;
+    for (const stream of [...this.open]) this.end(stream);
+  }
+}
