@@ -4,6 +4,9 @@ import type { ServerConfig } from './config.js';
 import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
+import { mountPush, type PushApi, type PushOptions } from './push/index.js';
+import { abort } from './websocket/server.js';
+import { mountApp } from './app/index.js';
 
 /** Something that holds connections open and must let go of them on shutdown. */
 export interface Closable {
@@ -14,14 +17,26 @@ export interface PushwireServer {
   readonly http: http.Server;
   readonly router: Router;
   readonly config: ServerConfig;
+  /** The push layer (issue 3): publish on channels, handle client events. */
+  readonly push: PushApi;
   /** Starts listening; resolves with the real address. */
   listen(): Promise<{ host: string; port: number }>;
   /** CONTRACT.md shutdown: stop accepting, close every client properly, resolve when done (at most ~4 s). */
   shutdown(): Promise<void>;
 }
 
+/** Programmatic options beyond the command line of CONTRACT.md. */
+export interface PushwireServerOptions {
+  /** Refuse every WebSocket upgrade with 403, as a proxy that does not pass them would (tests of the client's fallback). */
+  refuseUpgrades?: boolean;
+  /** Where the demo's start and stop lines go (default stderr). */
+  log?: (line: string) => void;
+  /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
+  push?: PushOptions;
+}
+
 /** The whole server of CONTRACT.md on one http.Server. */
-export function createPushwireServer(config: ServerConfig): PushwireServer {
+export function createPushwireServer(config: ServerConfig, options: PushwireServerOptions = {}): PushwireServer {
   const router = new Router();
   const closables: Closable[] = [];
   const sockets = new Set<Socket>();
@@ -34,7 +49,13 @@ export function createPushwireServer(config: ServerConfig): PushwireServer {
     }
     router.handleRequest(req, res);
   });
-  server.on('upgrade', (req, socket, head) => router.handleUpgrade(req, socket, head));
+  server.on('upgrade', (req, socket, head) => {
+    if (options.refuseUpgrades) {
+      socket.on('error', () => socket.destroy());
+      return abort(socket, 403, 'WebSocket upgrades are refused here');
+    }
+    router.handleUpgrade(req, socket, head);
+  });
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
@@ -45,19 +66,22 @@ export function createPushwireServer(config: ServerConfig): PushwireServer {
     else socket.destroy();
   });
 
-  // Placeholder until the demo page lands (issue 4).
-  router.get('/', (_req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end('<!doctype html><title>pushwire</title><h1>pushwire</h1><p>WebSocket echo at <code>/echo</code>.</p>');
-  });
 
   const echo = mountEcho(router, config.maxMessage);
   closables.push({ close: () => new Promise<void>((resolve) => echo.close(resolve)) });
+
+  const push = mountPush(router, { dataDir: config.dataDir, maxMessage: config.maxMessage, ...options.push });
+  closables.push(push);
+
+  // The demo (issue 4): the page, /push.js, /api/registrations and the chat.
+  const app = mountApp(router, push, config, options.log ? { log: options.log } : {});
+  closables.push(app);
 
   return {
     http: server,
     router,
     config,
+    push,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, HELP, parseConfig } from './config.js';
-import { createPushwireServer } from './pushwire-server.js';
+import { createPushwireServer, type PushwireServer } from './pushwire-server.js';
 
 let config;
 try {
@@ -15,20 +15,14 @@ if (config === 'help') {
   process.exit(0);
 }
 
-const server = createPushwireServer(config);
-try {
-  const { host, port } = await server.listen();
-  process.stdout.write(`listening on http://${host.includes(':') ? `[${host}]` : host}:${port}\n`);
-} catch (err) {
-  process.stderr.write(`pushwire: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
-  process.exit(1);
-}
-
+// Signals are handled before anything listens, so a SIGTERM right after the "listening" line is a clean stop.
+let server: PushwireServer | null = null;
 let stopping = false;
 const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
   process.stderr.write(`pushwire: ${signal}, shutting down\n`);
+  if (!server) process.exit(0);
   server.shutdown().then(() => process.exit(0), (err) => {
     process.stderr.write(`pushwire: shutdown failed: ${(err as Error).message}\n`);
     process.exit(1);
@@ -36,3 +30,17 @@ const stop = (signal: string) => {
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
+
+try {
+  server = createPushwireServer(config);
+} catch (err) {
+  process.stderr.write(`pushwire: cannot start with data dir ${config.dataDir}: ${(err as Error).message}\n`);
+  process.exit(1);
+}
+try {
+  const { host, port } = await server.listen();
+  if (!stopping) process.stdout.write(`listening on http://${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+} catch (err) {
+  process.stderr.write(`pushwire: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+  process.exit(1);
+}
