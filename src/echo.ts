@@ -6,10 +6,12 @@ import { WebSocketServer } from './websocket/server.js';
 
 /**
  * GET /echo (CONTRACT.md): every complete text or binary message goes back
- * unchanged with the same opcode. No subprotocol is ever selected.
+ * unchanged with the same opcode. No subprotocol is ever selected;
+ * permessage-deflate is negotiated when offered.
  */
 export function mountEcho(router: Router, maxPayload: number): WebSocketServer {
-  const wss = new WebSocketServer({ noServer: true, maxPayload });
+  // permessage-deflate with the defaults when the client offers it (CONTRACT.md).
+  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: true });
   wss.on('connection', (ws) => {
     ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   });

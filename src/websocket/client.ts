@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { checkAcceptHeader } from '../protocol/handshake.js';
 import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { WebSocket } from './websocket.js';
+import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './permessage-deflate.js';
+import type { DeflateOptions } from '../protocol/deflate-params.js';
 
 export interface ClientOptions {
   /** Subprotocols to offer, in order of preference. */
@@ -14,6 +16,8 @@ export interface ClientOptions {
   /** Give up if the server has not answered the handshake in this many ms. */
   handshakeTimeout?: number;
   closeTimeout?: number;
+  /** Offer permessage-deflate (RFC 7692): true for the defaults, or settings. Off by default. */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 /**
@@ -34,6 +38,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     'Sec-WebSocket-Key': key,
     'Sec-WebSocket-Version': '13',
   };
+  const deflate = deflateSettings(options.perMessageDeflate as PerMessageDeflateSetting);
+  if (deflate !== null) headers['Sec-WebSocket-Extensions'] = clientOfferHeader(deflate);
   const offered = options.protocols ?? [];
   if (offered.length > 0) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
 
@@ -57,7 +63,12 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     res.resume();
     fail(`unexpected server response: ${res.statusCode}`);
   });
+  let upgraded = false;
+  // close() or terminate() while connecting: abandon the handshake.
+  ws.once('close', () => { if (!upgraded) request.destroy(); });
   request.on('upgrade', (res, socket, head) => {
+    if (ws.readyState !== WebSocket.CONNECTING) return void socket.destroy();
+    upgraded = true;
     const accept = res.headers['sec-websocket-accept'];
     if (String(res.headers.upgrade).toLowerCase() !== 'websocket') return (socket.destroy(), fail('invalid Upgrade header'));
     if (!checkAcceptHeader(key, Array.isArray(accept) ? accept[0] : accept)) return (socket.destroy(), fail('invalid Sec-WebSocket-Accept'));
@@ -65,8 +76,15 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     if (protocol && !offered.includes(protocol)) return (socket.destroy(), fail('server chose a subprotocol we did not offer'));
     if (!protocol && offered.length > 0) return (socket.destroy(), fail('server chose no subprotocol'));
     // §9.1: an extension we did not offer must fail the connection.
-    if (res.headers['sec-websocket-extensions']) return (socket.destroy(), fail('server answered with an extension we did not offer'));
-    ws.attach(socket, head, protocol);
+    const answer = res.headers['sec-websocket-extensions'];
+    let codec = null;
+    if (answer !== undefined) {
+      if (deflate === null) return (socket.destroy(), fail('server answered with an extension we did not offer'));
+      const accepted = acceptServerDeflate(Array.isArray(answer) ? answer.join(', ') : answer, deflate, ws.maxPayload);
+      if (accepted instanceof Error) return (socket.destroy(), fail(`invalid Sec-WebSocket-Extensions answer: ${accepted.message}`));
+      codec = accepted;
+    }
+    ws.attach(socket, head, protocol, answer === undefined ? '' : String(answer), codec);
   });
   request.end();
   return ws;

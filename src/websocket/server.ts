@@ -4,6 +4,12 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { checkUpgradeRequest, httpErrorResponse, upgradeResponse } from '../protocol/handshake.js';
 import { WebSocket } from './websocket.js';
+import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './permessage-deflate.js';
+import type { DeflateOptions } from '../protocol/deflate-params.js';
+
+/** The 'upgrade' listeners of WebSocketServers, and the requests one of them took. */
+const pathListeners = new WeakSet<object>();
+const claimed = new WeakSet<http.IncomingMessage>();
 
 /** A refusal from verifyClient: the HTTP status and message to answer with. */
 export interface Refusal { status: number; message: string }
@@ -30,6 +36,12 @@ export interface WebSocketServerOptions {
   clientTracking?: boolean;
   /** How long a closing handshake may take before the socket is destroyed. */
   closeTimeout?: number;
+  /**
+   * permessage-deflate (RFC 7692), negotiated when a client offers it: true for
+   * the defaults, or settings (threshold, level, memLevel, window bits, context
+   * takeover). Off by default.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 /**
@@ -44,10 +56,12 @@ export class WebSocketServer extends EventEmitter {
   private upgradeListener: ((req: http.IncomingMessage, socket: Duplex, head: Buffer) => void) | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private closing = false;
+  private readonly deflate: DeflateOptions | null;
 
   constructor(options: WebSocketServerOptions = {}) {
     super();
     this.options = options;
+    this.deflate = deflateSettings(options.perMessageDeflate as PerMessageDeflateSetting);
     let server = options.server ?? null;
     if (!server && !options.noServer) {
       server = this.ownServer = http.createServer((_req, res) => {
@@ -61,11 +75,21 @@ export class WebSocketServer extends EventEmitter {
     }
     if (server) {
       this.attached = server;
-      this.upgradeListener = (req, socket, head) => {
-        if (this.shouldHandle(req)) this.handleUpgrade(req, socket, head);
-        else if (server.listenerCount('upgrade') === 1) abort(socket, 400, 'no WebSocket endpoint at this path');
+      const listener = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (this.shouldHandle(req)) {
+          claimed.add(req);
+          return this.handleUpgrade(req, socket, head);
+        }
+        // Several of ours may share one http.Server by path: the last one refuses a request none
+        // took, so it is never left hanging (unless another kind of listener may still take it).
+        const all = server.listeners('upgrade');
+        if (all[all.length - 1] === listener && !claimed.has(req) && all.every((l) => pathListeners.has(l))) {
+          abort(socket, 400, 'no WebSocket endpoint at this path');
+        }
       };
-      server.on('upgrade', this.upgradeListener);
+      pathListeners.add(listener);
+      this.upgradeListener = listener;
+      server.on('upgrade', listener);
     }
     const interval = options.heartbeatInterval ?? 0;
     if (interval > 0) {
@@ -115,13 +139,16 @@ export class WebSocketServer extends EventEmitter {
       // §4.2.2: the server may only answer with one of the client's values.
       if (chosen && protocols.includes(chosen)) protocol = chosen;
     }
-    socket.write(upgradeResponse(key, protocol));
+    const maxPayload = this.options.maxPayload ?? DEFAULT_MAX_MESSAGE;
+    const extensions = negotiateServerDeflate(req.headers['sec-websocket-extensions'], this.deflate, maxPayload);
+    if (!extensions.ok) return abort(socket, 400, extensions.message);
+    socket.write(upgradeResponse(key, protocol, extensions.extensions));
     const ws = new WebSocket({
       isServer: true,
-      maxPayload: this.options.maxPayload ?? DEFAULT_MAX_MESSAGE,
+      maxPayload,
       closeTimeout: this.options.closeTimeout ?? 5000,
     });
-    ws.attach(socket, head, protocol);
+    ws.attach(socket, head, protocol, extensions.extensions, extensions.deflate);
     if (this.options.clientTracking !== false) {
       this.clients.add(ws);
       ws.on('close', () => this.clients.delete(ws));

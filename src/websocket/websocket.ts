@@ -4,7 +4,9 @@ import { CloseCode, DEFAULT_MAX_MESSAGE, Opcode } from '../protocol/constants.js
 import { FrameDecoder, type FrameHandler } from '../protocol/frame-decoder.js';
 import { encodeFrame, encodeHeader, encodeTextFrame, MERGE_LIMIT, nextMaskKey } from '../protocol/frame-encoder.js';
 import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
-import type { ProtocolError } from '../protocol/errors.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
+import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type SendCallback = (err?: Error | null) => void;
@@ -19,6 +21,17 @@ export interface WebSocketOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A send waiting behind a compression in flight (permessage-deflate): order is kept. */
+const enum SendKind { Frame, Compress, Prepared, Close }
+interface QueuedSend {
+  kind: SendKind;
+  /** Frame and Close: the finished frame. Compress: the payload. Prepared: unused. */
+  bytes: Buffer;
+  opcode: number;
+  prepared: PreparedMessage | null;
+  cb: SendCallback | undefined;
+}
 
 /**
  * One WebSocket connection: the sans-I/O codec wired to a socket, with the
@@ -52,6 +65,14 @@ export class WebSocket extends EventEmitter implements FrameHandler {
   private closeCode: number = CloseCode.Abnormal;
   private closeReason: Buffer = EMPTY;
   private closeTimer: NodeJS.Timeout | null = null;
+  /** permessage-deflate codec, when negotiated. */
+  deflate: PerMessageDeflate | null = null;
+  /** null when idle; else sends waiting behind the compression in flight (which is `sending`). */
+  private sendQueue: QueuedSend[] | null = null;
+  private sending: QueuedSend | null = null;
+  private queuedBytes = 0;
+  private endAfterSend = false;
+  private inflatingBinary = false;
 
   constructor(options: WebSocketOptions) {
     super();
@@ -62,25 +83,31 @@ export class WebSocket extends EventEmitter implements FrameHandler {
 
   /** Bytes accepted by send() and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.socket ? this.socket.writableLength : 0;
+    return (this.socket ? this.socket.writableLength : 0) + this.queuedBytes;
   }
 
-  /** Takes over a socket whose handshake is done; `head` holds bytes read past the handshake. */
-  attach(socket: Duplex, head: Buffer, protocol = '', extensions = ''): void {
+  /**
+   * Takes over a socket whose handshake is done; `head` holds bytes read past the handshake.
+   * `deflate`: the permessage-deflate codec when the handshake agreed on it (`extensions` is the agreed header value).
+   */
+  attach(socket: Duplex, head: Buffer, protocol = '', extensions = '', deflate: PerMessageDeflate | null = null): void {
     this.socket = socket;
     this.protocol = protocol;
     this.extensions = extensions;
-    this.decoder = new FrameDecoder(this, { expectMasked: this.isServer, maxMessageSize: this.maxPayload });
+    this.deflate = deflate;
+    this.decoder = new FrameDecoder(this, { expectMasked: this.isServer, maxMessageSize: this.maxPayload, allowRsv1: deflate !== null });
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     tcp.setNoDelay?.(true);
     tcp.setTimeout?.(0);
-    socket.on('data', (chunk: Buffer) => this.decoder!.push(chunk));
+    // Bytes read past the handshake go back into the stream, so they are decoded in order and
+    // only after the caller (e.g. a 'connection' handler) has added its 'message' listeners.
+    if (head.length > 0) socket.unshift(head);
+    socket.on('data', (chunk: Buffer) => this.decoder?.push(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', () => socket.destroy());
     socket.on('drain', () => this.emit('drain'));
     this.readyState = WebSocket.OPEN;
-    if (head.length > 0) this.decoder.push(head);
     this.emit('open');
   }
 
@@ -93,6 +120,10 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     if (this.readyState !== WebSocket.OPEN) {
       if (cb) process.nextTick(cb, new Error('WebSocket is not open'));
       return false;
+    }
+    if (this.deflate !== null || this.sendQueue !== null) {
+      const sent = this.sendSlow(data, options?.binary, cb);
+      if (sent !== undefined) return sent;
     }
     const maskKey = this.isServer ? null : nextMaskKey();
     if (typeof data === 'string' && options?.binary !== true) {
@@ -109,7 +140,30 @@ export class WebSocket extends EventEmitter implements FrameHandler {
       if (cb) process.nextTick(cb, new Error('WebSocket is not open'));
       return false;
     }
+    if (this.sendQueue !== null) return this.enqueueSend(SendKind.Frame, frame, 0, null, cb);
     return this.socket!.write(frame, cb);
+  }
+
+  /**
+   * Sends a message prepared once for many receivers (a broadcast): its plain
+   * frame is built once, and its compressed frame once per set of shared
+   * compression settings (receivers whose server end resets context after
+   * each message). Receivers with context takeover compress it themselves.
+   */
+  sendPrepared(message: PreparedMessage, cb?: SendCallback): boolean {
+    if (this.readyState !== WebSocket.OPEN) {
+      if (cb) process.nextTick(cb, new Error('WebSocket is not open'));
+      return false;
+    }
+    const deflate = this.deflate;
+    const compress = deflate !== null && deflate.shouldCompress(message.data.length);
+    if (!this.isServer || (compress && deflate.sharedKey === null)) {
+      return this.send(message.data, { binary: message.isBinary }, cb);
+    }
+    if (!compress) return this.sendFrame(message.frame, cb);
+    const ready = message.compressedFrameIfReady(deflate);
+    if (ready !== null) return this.sendFrame(ready, cb);
+    return this.enqueueSend(SendKind.Prepared, EMPTY, 0, message, cb);
   }
 
   ping(data: SendData = EMPTY, cb?: SendCallback): void {
@@ -146,9 +200,34 @@ export class WebSocket extends EventEmitter implements FrameHandler {
 
   // FrameHandler: the decoder's reports.
 
-  onMessage(data: Buffer, isBinary: boolean, _compressed: boolean): void {
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (compressed && this.deflate !== null) {
+      // Inflate off the main thread; nothing more is read until this message is out, so order holds.
+      this.decoder!.pause();
+      this.socket!.pause();
+      this.inflatingBinary = isBinary;
+      this.deflate.decompress(data, this.onInflated);
+      return;
+    }
     this.emit('message', data, isBinary);
   }
+
+  private readonly onInflated = (err: ProtocolError | null, data: Buffer): void => {
+    if (this.readyState === WebSocket.CLOSED) return;
+    if (err === null && !this.inflatingBinary && !isValidUtf8(data)) {
+      err = new ProtocolError('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
+    }
+    if (err !== null) {
+      // The decoder is dropped: the rest of the input is ignored, as after a decoder error.
+      this.decoder = null;
+      this.socket!.resume();
+      this.onError(err);
+      return;
+    }
+    this.emit('message', data, this.inflatingBinary);
+    this.socket!.resume();
+    this.decoder?.resume();
+  };
 
   onPing(payload: Buffer): void {
     if (this.readyState === WebSocket.OPEN) this.control(Opcode.Pong, payload);
@@ -171,6 +250,7 @@ export class WebSocket extends EventEmitter implements FrameHandler {
 
   onError(error: ProtocolError): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
+    this.dropSendQueue();
     // §7.1.7 "Fail the WebSocket Connection": send the close code, then drop TCP.
     this.closeCode = error.closeCode;
     if (!this.closeSent) this.sendClose(error.closeCode, truncateReason(error.message));
@@ -179,17 +259,121 @@ export class WebSocket extends EventEmitter implements FrameHandler {
 
   // Internals.
 
-  private writeFrame(opcode: number, payload: Buffer, maskKey: Buffer | null, cb?: SendCallback): boolean {
+  private writeFrame(opcode: number, payload: Buffer, maskKey: Buffer | null, cb?: SendCallback, rsv1 = false): boolean {
     const socket = this.socket!;
     if (maskKey !== null || payload.length <= MERGE_LIMIT) {
-      return socket.write(encodeFrame(opcode, payload, true, false, maskKey), cb);
+      return socket.write(encodeFrame(opcode, payload, true, rsv1, maskKey), cb);
     }
     // Large payload: header and payload leave in one writev, the payload uncopied.
     socket.cork();
-    socket.write(encodeHeader(opcode, payload.length));
+    socket.write(encodeHeader(opcode, payload.length, true, rsv1));
     const ok = socket.write(payload, cb);
     socket.uncork();
     return ok;
+  }
+
+  // permessage-deflate sends. Control frames never wait here: they may go between messages (§5.4).
+
+  /** send() when deflate is on or a compression is in flight; undefined: take the plain fast path. */
+  private sendSlow(data: SendData, binary: boolean | undefined, cb?: SendCallback): boolean | undefined {
+    const isString = typeof data === 'string';
+    const opcode = isString ? (binary === true ? Opcode.Binary : Opcode.Text) : (binary === false ? Opcode.Text : Opcode.Binary);
+    const deflate = this.deflate;
+    // A string's UTF-8 length is at most 3 times its length: no need to encode it to know it is short.
+    if (deflate !== null && !(isString && (data as string).length * 3 < deflate.threshold)) {
+      const payload = toBuffer(data);
+      if (deflate.shouldCompress(payload.length)) return this.enqueueSend(SendKind.Compress, payload, opcode, null, cb);
+      if (this.sendQueue === null) return this.writeFrame(opcode, payload, this.isServer ? null : nextMaskKey(), cb);
+      return this.enqueueSend(SendKind.Frame, encodeFrame(opcode, payload, true, false, this.isServer ? null : nextMaskKey()), 0, null, cb);
+    }
+    if (this.sendQueue === null) return undefined;
+    const maskKey = this.isServer ? null : nextMaskKey();
+    const frame = isString && opcode === Opcode.Text ? encodeTextFrame(data as string, true, false, maskKey)
+      : encodeFrame(opcode, toBuffer(data), true, false, maskKey);
+    return this.enqueueSend(SendKind.Frame, frame, 0, null, cb);
+  }
+
+  private enqueueSend(kind: SendKind, bytes: Buffer, opcode: number, prepared: PreparedMessage | null, cb: SendCallback | undefined): boolean {
+    const item: QueuedSend = { kind, bytes, opcode, prepared, cb };
+    this.queuedBytes += bytes.length;
+    if (this.sendQueue === null) {
+      this.sendQueue = [item];
+      this.pumpSend();
+    } else {
+      this.sendQueue.push(item);
+    }
+    return !(this.socket?.writableNeedDrain ?? false);
+  }
+
+  /** Writes queued sends in order; stops at a compression, whose end resumes it. */
+  private pumpSend(): void {
+    const queue = this.sendQueue!;
+    const socket = this.socket!;
+    let i = 0;
+    while (i < queue.length) {
+      const item = queue[i++]!;
+      this.queuedBytes -= item.bytes.length;
+      if (item.kind === SendKind.Frame || item.kind === SendKind.Close) {
+        socket.write(item.bytes, item.cb);
+        continue;
+      }
+      this.sending = item;
+      queue.splice(0, i);
+      if (item.kind === SendKind.Compress) this.deflate!.compress(item.bytes, this.onCompressed);
+      else item.prepared!.compressedFrame(this.deflate!, this.onPreparedFrame);
+      return;
+    }
+    this.sendQueue = null;
+    if (this.endAfterSend) {
+      this.endAfterSend = false;
+      socket.end();
+    }
+  }
+
+  private readonly onCompressed = (err: Error | null, payload: Buffer): void => {
+    const item = this.sending!;
+    this.sending = null;
+    if (this.sendQueue === null) return; // dropped: the connection failed or closed meanwhile
+    if (err !== null) return this.compressionFailed(err, item);
+    this.writeFrame(item.opcode, payload, this.isServer ? null : nextMaskKey(), item.cb, true);
+    this.pumpSend();
+  };
+
+  private readonly onPreparedFrame = (err: Error | null, frame: Buffer): void => {
+    const item = this.sending!;
+    this.sending = null;
+    if (this.sendQueue === null) return;
+    if (err !== null) return this.compressionFailed(err, item);
+    this.socket!.write(frame, item.cb);
+    this.pumpSend();
+  };
+
+  private compressionFailed(err: Error, item: QueuedSend): void {
+    if (item.cb) process.nextTick(item.cb, err);
+    this.onError(new ProtocolError(`compression failed: ${err.message}`, CloseCode.InternalError));
+  }
+
+  /** The connection failed or closed: queued sends fail, except a queued close frame, which goes out now. */
+  private dropSendQueue(): void {
+    const queue = this.sendQueue;
+    if (queue === null) return;
+    this.sendQueue = null;
+    this.queuedBytes = 0;
+    this.endAfterSend = false;
+    const err = new Error('WebSocket closed before the message was sent');
+    const current = this.sending;
+    if (current?.cb) process.nextTick(current.cb, err);
+    const socket = this.socket;
+    for (const item of queue) {
+      if (item.kind === SendKind.Close && socket?.writable) socket.write(item.bytes);
+      else if (item.cb) process.nextTick(item.cb, err);
+    }
+  }
+
+  /** Ends our side of TCP, after the sends still waiting behind a compression. */
+  private endSocket(): void {
+    if (this.sendQueue !== null) this.endAfterSend = true;
+    else this.socket?.end();
   }
 
   private control(opcode: number, data: SendData, cb?: SendCallback): void {
@@ -207,7 +391,10 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.closeSent = true;
     this.readyState = WebSocket.CLOSING;
     const payload = encodeClosePayload(code, reason);
-    this.socket.write(encodeFrame(Opcode.Close, payload, true, false, this.isServer ? null : nextMaskKey()));
+    const frame = encodeFrame(Opcode.Close, payload, true, false, this.isServer ? null : nextMaskKey());
+    // After the messages already sent, even those still compressing.
+    if (this.sendQueue !== null) this.enqueueSend(SendKind.Close, frame, 0, null, undefined);
+    else this.socket.write(frame);
     this.armCloseTimer();
   }
 
@@ -217,7 +404,7 @@ export class WebSocket extends EventEmitter implements FrameHandler {
    */
   private finishClose(failed = false): void {
     if (!this.socket) return;
-    if (this.isServer || failed) this.socket.end();
+    if (this.isServer || failed) this.endSocket();
     this.armCloseTimer();
   }
 
@@ -231,13 +418,15 @@ export class WebSocket extends EventEmitter implements FrameHandler {
   private onSocketEnd(): void {
     // The peer will send nothing more; finish our side too.
     this.readyState = WebSocket.CLOSING;
-    this.socket?.end();
+    this.endSocket();
     this.armCloseTimer();
   }
 
   private onSocketClose(): void {
     if (this.readyState === WebSocket.CLOSED) return;
     this.readyState = WebSocket.CLOSED;
+    this.dropSendQueue();
+    this.deflate?.close();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = null;
     this.emit('close', this.closeCode, this.closeReason);
