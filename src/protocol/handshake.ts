@@ -43,6 +43,8 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): UpgradeCheck {
   if (req.httpVersion !== undefined && req.httpVersion !== '1.1' && !/^(1\.[1-9]|[2-9])/.test(req.httpVersion)) {
     return { ok: false, status: 400, message: 'WebSocket handshake needs HTTP/1.1' };
   }
+  // §4.2.1 item 2 (and RFC 9112 §3.2): an HTTP/1.1 request must name its Host.
+  if (!header(req, 'host')?.trim()) return { ok: false, status: 400, message: 'missing Host header' };
   if (!tokenList(header(req, 'upgrade')).includes('websocket')) {
     return { ok: false, status: 426, message: 'this endpoint needs a WebSocket upgrade', headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' } };
   }
