@@ -1,4 +1,4 @@
-import { encodeTextFrame } from '../protocol/frame-encoder.js';
+import { PreparedMessage } from '../websocket/permessage-deflate.js';
 
 /** CONTRACT.md: a channel name. */
 export const CHANNEL_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -28,7 +28,7 @@ export class PushMessage {
   readonly json: string;
   /** Where the data's JSON starts inside `json` (it runs to the final `}`). */
   private readonly dataOffset: number;
-  private wsFrame: Buffer | null = null;
+  private wsMessage: PreparedMessage | null = null;
   private sseBlock: Buffer | null = null;
   private pollBody: Buffer | null = null;
   private safeJson: string | null = null;
@@ -54,9 +54,17 @@ export class PushMessage {
     return JSON.parse(this.dataJson);
   }
 
+  /**
+   * `json` as a WebSocket message prepared once for every subscriber: its
+   * plain frame, and a compressed frame per set of permessage-deflate settings.
+   */
+  prepared(): PreparedMessage {
+    return (this.wsMessage ??= new PreparedMessage(this.json));
+  }
+
   /** The unmasked server text frame holding `json`. */
   frame(): Buffer {
-    return (this.wsFrame ??= encodeTextFrame(this.json));
+    return this.prepared().frame;
   }
 
   /** `id: N\nevent: E\ndata: <data JSON>\n\n` (JSON never holds a raw line break). */

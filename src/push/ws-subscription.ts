@@ -30,8 +30,9 @@ class WsSubscriber implements Subscriber, PushClient {
   deliver(message: PushMessage): void {
     if (message.id <= this.lastSent) return;
     this.lastSent = message.id;
-    // The frame was built once for every subscriber.
-    this.ws.sendFrame(message.frame());
+    // The frame was built once for every subscriber (and compressed once per deflate setting).
+    if (this.ws.deflate === null) this.ws.sendFrame(message.frame());
+    else this.ws.sendPrepared(message.prepared());
     if (this.ws.bufferedAmount > this.owner.maxQueued) this.owner.suspect(this);
   }
 
@@ -77,6 +78,9 @@ export class WsSubscriptions {
       heartbeatInterval: ctx.settings.heartbeatInterval,
       // This set is the one that counts; the server need not keep another.
       clientTracking: true,
+      // Browsers offer permessage-deflate; without context takeover on our side a
+      // message is compressed once for all who share its settings, not per client.
+      perMessageDeflate: { serverNoContextTakeover: true },
     });
   }
 

@@ -150,7 +150,8 @@ test('ws slow consumer: a reader that never reads is cut off with 1013, queue bo
   const serverSockets: import('node:net').Socket[] = [];
   const onConnection = (s: import('node:net').Socket) => serverSockets.push(s);
   server.on('connection', onConnection);
-  const client = new WsClient(`ws://127.0.0.1:${t.port}/push/ws?channel=${ch}`);
+  // Uncompressed, so that the 64 KiB messages really fill the queue (they would deflate to almost nothing).
+  const client = new WsClient(`ws://127.0.0.1:${t.port}/push/ws?channel=${ch}`, { perMessageDeflate: false });
   await new Promise((resolve) => client.once('open', resolve));
   const tcp = (client as unknown as { _socket: import('node:net').Socket })._socket;
   tcp.pause();
@@ -173,4 +174,24 @@ test('ws slow consumer: a reader that never reads is cut off with 1013, queue bo
   tcp.resume();
   assert.equal(await closed, 1013);
   server.off('connection', onConnection);
+});
+
+test('ws subscribers that negotiated permessage-deflate get each message compressed once for all of them', async () => {
+  const ch = 'ws-deflate';
+  const clients = await Promise.all([0, 1, 2].map(async () => {
+    const c = new WsClient(`ws://127.0.0.1:${t.port}/push/ws?channel=${ch}`, { perMessageDeflate: true });
+    await new Promise((resolve) => c.once('open', resolve));
+    return c;
+  }));
+  await until(() => t.server.push.stats().websockets >= 3, 2000, 'the subscriptions');
+  const big = { text: 'compress me '.repeat(500) };
+  const got = clients.map((c) => new Promise<unknown>((resolve) => c.once('message', (d: Buffer) => resolve(JSON.parse(String(d))))));
+  const message = t.server.push.publish(ch, 'big', big);
+  for (const g of got) assert.deepEqual(await g, { id: message.id, event: 'big', data: big });
+  // One compressed frame, cached on the message for the settings all three share.
+  const prepared = message.prepared();
+  const cached = [...(prepared as unknown as { compressed: Map<string, Buffer> }).compressed.values()];
+  assert.equal(cached.length, 1);
+  assert.ok(Buffer.isBuffer(cached[0]) && cached[0].length < message.json.length / 10, 'the shared frame is compressed');
+  for (const c of clients) c.close();
 });
