@@ -9,3 +9,6 @@ export { FrameDecoder, type FrameHandler, type FrameDecoderOptions } from './pro
 export { acceptKey, checkUpgradeRequest } from './protocol/handshake.js';
 export { createPushwireServer, type PushwireServer } from './pushwire-server.js';
 export { mountPush, EventRefused, type PushApi, type PushClient, type PushOptions } from './push/index.js';
+export { PreparedMessage } from './websocket/permessage-deflate.js';
+export { setZlibConcurrency } from './websocket/zlib-limiter.js';
+export { type DeflateOptions } from './protocol/deflate-params.js';
