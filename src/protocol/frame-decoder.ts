@@ -1,6 +1,6 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { applyMask } from './mask.js';
+import { applyMask, unmaskInto } from './mask.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 import { parseClosePayload } from './close.js';
 
@@ -42,15 +42,16 @@ export class FrameDecoder {
   allowRsv1: boolean;
 
   private state = State.Header;
-  /** A header split across chunks is gathered here (2 + 8 + 4 bytes at most). */
-  private readonly headerBuf = Buffer.alloc(14);
+  /** A header split across chunks is gathered here (2 + 8 + 4 bytes at most); made on first need. */
+  private headerBuf: Buffer | null = null;
   private headerFill = 0;
 
   // The frame being read.
   private opcode = 0;
   private fin = false;
   private masked = false;
-  private readonly maskKey = Buffer.alloc(4);
+  /** The 4 key bytes packed in a number: no Buffer per connection (idle connections are many); see keyBytes(). */
+  private maskWord = 0;
   private frameRemaining = 0;
   private framePhase = 0;
   private controlPayload: Buffer = EMPTY;
@@ -60,6 +61,8 @@ export class FrameDecoder {
   private messageCompressed = false;
   private messageLength = 0;
   private fragments: Buffer[] = [];
+  /** A single-frame message arriving in pieces is copied (and unmasked) straight into its final buffer. */
+  private assembly: Buffer | null = null;
   private readonly utf8 = new Utf8Validator();
 
   private paused = false;
@@ -144,7 +147,7 @@ export class FrameDecoder {
 
   /** Slow path: gathers a header that arrives split across chunks, byte by byte (at most 14). */
   private fillHeader(chunk: Buffer, pos: number): number {
-    const hb = this.headerBuf;
+    const hb = this.headerBuf ??= Buffer.allocUnsafe(14);
     while (pos < chunk.length) {
       hb[this.headerFill++] = chunk[pos++]!;
       if (this.headerFill >= 2 && this.headerFill === headerSize(hb[1]!)) {
@@ -157,7 +160,7 @@ export class FrameDecoder {
 
   private headerDone(): void {
     this.headerFill = 0;
-    if (!this.readHeader(this.headerBuf, 0)) return;
+    if (!this.readHeader(this.headerBuf!, 0)) return;
     if (this.frameRemaining === 0) this.endFrame();
   }
 
@@ -205,8 +208,7 @@ export class FrameDecoder {
       return this.fail(`message over ${this.maxMessageSize} bytes`, CloseCode.MessageTooBig);
     }
     if (masked) {
-      const k = this.maskKey;
-      k[0] = buf[p]!; k[1] = buf[p + 1]!; k[2] = buf[p + 2]!; k[3] = buf[p + 3]!;
+      this.maskWord = buf.readInt32LE(p);
     }
 
     this.opcode = opcode;
@@ -229,7 +231,7 @@ export class FrameDecoder {
   private wholeMessage(chunk: Buffer, pos: number): number {
     const end = pos + this.frameRemaining;
     const data = chunk.subarray(pos, end);
-    if (this.masked) applyMask(data, this.maskKey, 0);
+    if (this.masked) applyMask(data, keyBytes(this.maskWord), 0);
     const isText = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;
     this.state = State.Header;
@@ -252,10 +254,19 @@ export class FrameDecoder {
       this.frameRemaining -= take;
       return;
     }
+    if (this.assembly === null && this.fin && this.opcode !== Opcode.Continuation &&
+      (this.messageLength + take) * 4 >= this.messageLength + this.frameRemaining) {
+      // A whole message in one frame, and a quarter of it is here (no allocation on the word of a header alone).
+      this.startAssembly();
+    }
+    if (this.assembly !== null) {
+      this.assemblePart(chunk, pos, take);
+      return;
+    }
     let part = chunk.subarray(pos, pos + take);
     // A small slice would pin its whole socket chunk in memory until the message ends: copy it.
     if (take < chunk.length >>> 2) part = Buffer.from(part);
-    if (this.masked) applyMask(part, this.maskKey, this.framePhase);
+    if (this.masked) applyMask(part, keyBytes(this.maskWord), this.framePhase);
     this.framePhase = (this.framePhase + take) & 3;
     this.frameRemaining -= take;
     if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.write(part)) {
@@ -266,12 +277,38 @@ export class FrameDecoder {
     this.messageLength += take;
   }
 
+  private startAssembly(): void {
+    const buf = Buffer.allocUnsafe(this.messageLength + this.frameRemaining);
+    let at = 0;
+    for (const f of this.fragments) {
+      buf.set(f, at);
+      at += f.length;
+    }
+    this.fragments = [];
+    this.assembly = buf;
+  }
+
+  /** Copies and unmasks one piece into the message buffer in a single pass, then checks its UTF-8. */
+  private assemblePart(chunk: Buffer, pos: number, take: number): void {
+    const dst = this.assembly!;
+    const at = this.messageLength;
+    if (this.masked) unmaskInto(chunk.subarray(pos, pos + take), keyBytes(this.maskWord), this.framePhase, dst, at);
+    else chunk.copy(dst, at, pos, pos + take);
+    this.framePhase = (this.framePhase + take) & 3;
+    this.frameRemaining -= take;
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.write(dst.subarray(at, at + take))) {
+      this.fail('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
+      return;
+    }
+    this.messageLength += take;
+  }
+
   private endFrame(): void {
     this.state = State.Header;
     const opcode = this.opcode;
     if (opcode >= 8) {
       const payload = this.controlPayload;
-      if (this.masked) applyMask(payload, this.maskKey, 0);
+      if (this.masked) applyMask(payload, keyBytes(this.maskWord), 0);
       this.controlPayload = EMPTY;
       if (opcode === Opcode.Ping) this.handler.onPing(payload);
       else if (opcode === Opcode.Pong) this.handler.onPong(payload);
@@ -282,9 +319,10 @@ export class FrameDecoder {
     const isText = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;
     const fragments = this.fragments;
-    const data = fragments.length === 0 ? EMPTY
-      : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.messageLength);
-    this.fragments = [];
+    const data = this.assembly ?? (fragments.length === 0 ? EMPTY
+      : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.messageLength));
+    this.assembly = null;
+    if (fragments.length > 0) this.fragments = [];
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageLength = 0;
@@ -312,10 +350,20 @@ export class FrameDecoder {
   private fail(message: string, code: number): false {
     this.state = State.Done;
     this.fragments = [];
+    this.assembly = null;
     this.pending = [];
     this.handler.onError(new ProtocolError(message, code));
     return false;
   }
+}
+
+// Decoding runs to completion synchronously, so one scratch key serves every decoder.
+const KEY = new Uint8Array(4);
+
+/** The masking key as bytes, in the shared scratch array (valid until the next call). */
+function keyBytes(word: number): Uint8Array {
+  KEY[0] = word & 0xff; KEY[1] = (word >>> 8) & 0xff; KEY[2] = (word >>> 16) & 0xff; KEY[3] = word >>> 24;
+  return KEY;
 }
 
 /** Header size from the second byte: 2, plus the extended length, plus the mask. */

@@ -17,9 +17,12 @@ export function isValidUtf8(buf: Uint8Array): boolean {
 }
 
 function validateSlow(buf: Uint8Array, start: number, end: number): boolean {
-  const v = new Utf8Validator();
+  // One shared validator: this runs to completion synchronously, so reuse is safe and allocates nothing.
+  const v = shared ??= new Utf8Validator();
+  v.reset();
   return v.writeBytes(buf, start, end) && v.need === 0;
 }
+let shared: Utf8Validator | null = null;
 
 /** Number of bytes of a sequence starting with lead byte b, or 0 if b cannot start one. */
 function sequenceLength(b: number): number {

@@ -1,0 +1,144 @@
+/**
+ * Light load-generator clients for the memory and fan-out benches: thousands
+ * of raw TCP sockets in one process, each doing the RFC 6455 handshake by hand
+ * and reading server frames with our sans-I/O FrameDecoder (a full client
+ * object per connection would cost the client process more than the server).
+ * Also long-poll and SSE clients on keep-alive HTTP.
+ */
+import net from 'node:net';
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { FrameDecoder } from '../src/protocol/frame-decoder.js';
+
+export interface Delivery {
+  /** Called with each text message's payload. */
+  (text: string): void;
+}
+
+export class RawWebSocket {
+  readonly socket: net.Socket;
+  private decoder: FrameDecoder | null = null;
+
+  constructor(socket: net.Socket) {
+    this.socket = socket;
+  }
+
+  /** Opens once the 101 arrives; rejects on anything else. */
+  static open(port: number, path: string, onText: Delivery | null): Promise<RawWebSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      const ws = new RawWebSocket(socket);
+      let head = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        if (ws.decoder) return ws.decoder.push(chunk);
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        if (!head.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101')) {
+          socket.destroy();
+          return reject(new Error(`handshake refused: ${head.subarray(0, end).toString('latin1').split('\r\n')[0]}`));
+        }
+        ws.decoder = new FrameDecoder({
+          onMessage: (data) => onText?.(data.toString()),
+          onPing: () => {},
+          onPong: () => {},
+          onClose: () => socket.destroy(),
+          onError: () => socket.destroy(),
+        }, { expectMasked: false, maxMessageSize: 64 * 1024 * 1024 });
+        resolve(ws);
+        const rest = head.subarray(end + 4);
+        if (rest.length > 0) ws.decoder.push(rest);
+      };
+      socket.on('data', onData);
+      socket.on('error', reject);
+      socket.on('close', () => reject(new Error('closed during the handshake')));
+      socket.setNoDelay(true);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+  }
+}
+
+/** Runs `make` n times with at most `parallel` pending at once (the listen backlog is finite). */
+export async function openMany<T>(n: number, parallel: number, make: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(parallel, n) }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await make(i);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
+/** One long-poll client: polls again as soon as an answer came, from the last id it saw. */
+export class LongPollClient {
+  private since: number;
+  private stopped = false;
+  private req: http.ClientRequest | null = null;
+  /** Resolves when the first poll is held by the server (its request was sent). */
+  readonly ready: Promise<void>;
+
+  constructor(private readonly port: number, since: number, private readonly agent: http.Agent, private readonly onMessage: Delivery) {
+    this.since = since;
+    this.ready = this.poll();
+  }
+
+  private poll(): Promise<void> {
+    return new Promise((resolveSent, rejectSent) => {
+      const req = http.get({ host: '127.0.0.1', port: this.port, agent: this.agent,
+        path: `/push/longpoll?channel=bench&since=${this.since}&timeout=60000` }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => { body += s; });
+        res.on('end', () => {
+          if (res.statusCode !== 200) return;
+          const answer = JSON.parse(body) as { messages: { id: number; data: unknown }[]; last: number };
+          for (const m of answer.messages) {
+            this.since = Math.max(this.since, m.id);
+            this.onMessage(JSON.stringify(m));
+          }
+          if (!this.stopped) void this.poll().catch(() => {});
+        });
+      });
+      this.req = req;
+      req.on('error', (err) => rejectSent(err));
+      req.on('socket', (socket) => {
+        if (!socket.connecting) resolveSent();
+        else socket.once('connect', () => resolveSent());
+      });
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.req?.destroy();
+  }
+}
+
+/** One SSE client: splits the stream into events and hands on each `data:` line. */
+export function openSse(port: number, agent: http.Agent, onMessage: Delivery): Promise<http.ClientRequest> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, agent, path: '/push/sse?channel=bench',
+      headers: { Accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      let resolved = false;
+      res.on('data', (s: string) => {
+        if (!resolved) { resolved = true; resolve(req); }
+        buf += s;
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) !== -1) {
+          const event = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const dataLine = event.split('\n').find((l) => l.startsWith('data:'));
+          if (dataLine && event.includes('event: tick')) onMessage(dataLine.slice(5).trim());
+        }
+      });
+    });
+    req.on('error', reject);
+  });
+}

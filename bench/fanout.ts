@@ -1,0 +1,169 @@
+/**
+ * Fan-out: one publish delivered to many subscribers. Ours publishes through
+ * the push layer (PushApi.publish in the server child: the message is framed
+ * once and the same bytes written to every /push/ws socket); the reference is
+ * the usual ws broadcast loop (`for (const c of wss.clients) c.send(text)`).
+ * Also, ours only, the same publish to long-poll, SSE and iframe clients.
+ *
+ * Each publish carries the monotonic clock (process.hrtime, shared by every
+ * process of the machine); the clients, in this process, note when each copy
+ * arrives. The next publish waits until every subscriber has the previous one.
+ */
+import http from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { benchScale, percentile, printTable, sleep, Worker, type Row } from './lib.js';
+import { LongPollClient, openMany, openSse, RawWebSocket } from './clients.js';
+
+type Kind = 'ws' | 'longpoll' | 'sse' | 'iframe';
+
+interface FanoutResult {
+  subscribers: number;
+  deliveries: number;
+  deliveriesPerSec: number;
+  cpuPerDelivery: number;
+  p50: number;
+  p99: number;
+}
+
+/** The publish's {seq, t} from whatever shape the technique delivers. */
+function stamp(text: string): { seq: number; t: number } {
+  const v = JSON.parse(text);
+  return v.data && typeof v.data === 'object' ? v.data : v;
+}
+
+function openIframe(port: number, agent: http.Agent, onMessage: (text: string) => void): Promise<http.ClientRequest> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, agent, path: '/push/iframe?channel=bench&callback=cb' }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`iframe answered ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      let resolved = false;
+      res.on('data', (s: string) => {
+        if (!resolved) { resolved = true; resolve(req); }
+        buf += s;
+        let end: number;
+        while ((end = buf.indexOf(')</script>')) !== -1) {
+          const start = buf.lastIndexOf('parent.cb(', end);
+          if (start !== -1) {
+            const msg = buf.slice(start + 'parent.cb('.length, end);
+            if (msg.includes('"tick"')) onMessage(msg);
+          }
+          buf = buf.slice(end + ')</script>'.length);
+        }
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+async function fanout(impl: 'ours' | 'ws' | 'floor', kind: Kind, n: number, publishes: number): Promise<FanoutResult> {
+  const server = new Worker('server-child.js', [`--impl=${impl}`]);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const closers: (() => void)[] = [];
+  const latencies: number[] = [];
+  let pending = 0;
+  let seq = 0;
+  let wake: (() => void) | null = null;
+  const onMessage = (text: string) => {
+    const now = Number(process.hrtime.bigint() / 1000n);
+    const s = stamp(text);
+    if (s.seq !== seq) return;
+    latencies.push(now - s.t);
+    if (--pending === 0 && wake) wake();
+  };
+  try {
+    const { port } = await server.request('start');
+    await openMany(n, 200, async () => {
+      if (kind === 'ws') {
+        const ws = await RawWebSocket.open(port, impl === 'ours' ? '/push/ws?channel=bench' : '/', onMessage);
+        closers.push(() => ws.socket.destroy());
+      } else if (kind === 'sse') {
+        const req = await openSse(port, agent, onMessage);
+        closers.push(() => req.destroy());
+      } else if (kind === 'iframe') {
+        const req = await openIframe(port, agent, onMessage);
+        closers.push(() => req.destroy());
+      } else {
+        const poll = new LongPollClient(port, 0, agent, onMessage);
+        await poll.ready;
+        closers.push(() => poll.stop());
+      }
+    });
+    const subscribed = async () => {
+      for (let i = 0; i < 400; i++) {
+        const st = await server.request<Record<string, number>>('stats');
+        const count = kind === 'ws' ? st.websockets : kind === 'longpoll' ? st.heldPolls : st.streams;
+        if ((count ?? 0) >= n) return;
+        await sleep(25);
+      }
+      throw new Error(`only some of ${n} ${kind} subscribers are registered`);
+    };
+    await subscribed();
+    const cpuBefore: number = await server.request('cpu');
+    let busy = 0;
+    let deliveries = 0;
+    let lost = 0;
+    for (let p = 0; p < publishes; p++) {
+      if (kind === 'longpoll' && p > 0) await subscribed(); // every poll is held again
+      seq = p + 1;
+      pending = n;
+      const start = process.hrtime.bigint();
+      const done = new Promise<void>((resolve) => { wake = resolve; });
+      await server.request('publish', { seq });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<string>((resolve) => { timer = setTimeout(resolve, 15_000, 'timeout'); });
+      if (await Promise.race([done, timeout]) === 'timeout') lost += pending;
+      clearTimeout(timer);
+      busy += Number(process.hrtime.bigint() - start) / 1e9;
+      deliveries += n - pending;
+      wake = null;
+    }
+    if (lost > 0) process.stdout.write(`fanout ${impl} ${kind}: ${lost} deliveries missing after 15 s\n`);
+    const cpu = (await server.request<number>('cpu')) - cpuBefore;
+    latencies.sort((a, b) => a - b);
+    return {
+      subscribers: n, deliveries,
+      deliveriesPerSec: deliveries / busy,
+      cpuPerDelivery: cpu / deliveries,
+      p50: percentile(latencies, 50) / 1000,
+      p99: percentile(latencies, 99) / 1000,
+    };
+  } finally {
+    await server.stop();
+    for (const c of closers) c();
+    agent.destroy();
+  }
+}
+
+export async function run(): Promise<void> {
+  const scale = benchScale();
+  const big = Math.max(20, Math.round(10_000 * Math.min(1, scale)));
+  const small = Math.max(10, Math.round(1_000 * Math.min(1, scale)));
+  const publishes = Math.max(3, Math.round(30 * Math.min(1, scale)));
+  const rows: Row[] = [];
+  const wsRows = (label: string, ours: FanoutResult, ws: FanoutResult, cpuTarget?: number) => {
+    rows.push({ name: `${label}: deliveries/s`, unit: '/s', better: 'higher', ours: ours.deliveriesPerSec, ws: ws.deliveriesPerSec });
+    rows.push({ name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: ours.cpuPerDelivery, ws: ws.cpuPerDelivery, target: cpuTarget });
+    rows.push({ name: `${label}: latency p50`, unit: 'ms', better: 'lower', ours: ours.p50, ws: ws.p50 });
+    rows.push({ name: `${label}: latency p99`, unit: 'ms', better: 'lower', ours: ours.p99, ws: ws.p99 });
+  };
+  let floor: FanoutResult | null = null;
+  for (const n of [small, big]) {
+    const ours = await fanout('ours', 'ws', n, publishes);
+    const ws = await fanout('ws', 'ws', n, publishes);
+    wsRows(`WebSocket x ${n}`, ours, ws, n === big ? 2 : undefined);
+    if (n === big) floor = await fanout('floor', 'ws', n, publishes);
+  }
+  rows.push({ name: `floor x ${big}: server CPU/delivery`, unit: 'us', better: 'lower', ours: floor!.cpuPerDelivery, ws: null,
+    note: 'bare net.Server writing one pre-framed Buffer per socket: Node stream write + kernel send' });
+  for (const kind of ['longpoll', 'sse', 'iframe'] as const) {
+    const r = await fanout('ours', kind, small, publishes);
+    const label = `${kind === 'longpoll' ? 'long poll' : kind === 'sse' ? 'SSE' : 'iframe'} x ${small}`;
+    rows.push({ name: `${label}: deliveries/s`, unit: '/s', better: 'higher', ours: r.deliveriesPerSec, ws: null });
+    rows.push({ name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: r.cpuPerDelivery, ws: null });
+    rows.push({ name: `${label}: latency p50 / p99`, unit: 'ms', better: 'lower', ours: r.p50, ws: null, note: `p99 ${r.p99.toFixed(2)} ms` });
+  }
+  printTable(`Fan-out: ${publishes} publishes, each waited for at every subscriber (ws: broadcast loop of send())`, rows);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) await run();

@@ -1,0 +1,134 @@
+/**
+ * The server side of the echo, memory and fan-out benches, run in a child
+ * process of its own so that its CPU time and RSS can be measured apart from
+ * the load generator: `--impl=ours` is the whole pushwire server
+ * (createPushwireServer: /echo, /push/*), `--impl=ws` a ws WebSocketServer
+ * that echoes every message and broadcasts with the usual ws loop.
+ *
+ * Commands (over IPC, see lib.ts Worker): start, cpu, mem, stats, publish.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { cpuMicros, serveRequests, createRequireHere } from './lib.js';
+
+const impl = process.argv.find((a) => a.startsWith('--impl='))?.slice('--impl='.length) ?? 'ours';
+
+interface Publisher {
+  port: number;
+  /** Publishes one message on channel `bench` to every subscriber; returns how many WebSockets it went to. */
+  publish(data: unknown): number;
+  stats(): Record<string, number>;
+}
+
+async function startOurs(): Promise<Publisher> {
+  const { createPushwireServer } = await import('../src/pushwire-server.js');
+  const { DEFAULTS } = await import('../src/config.js');
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pushwire-bench-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir }, {
+    log: () => {},
+    // Bench clients do not answer pings fast when 10,000 share one process; keep heartbeats out of the figures.
+    push: { heartbeatInterval: 25_000, maxHeldPolls: 100_000, longPollTimeout: 60_000 },
+  });
+  const { port } = await server.listen();
+  return {
+    port,
+    publish(data) {
+      server.push.publish('bench', 'tick', data);
+      return server.push.stats().websockets;
+    },
+    stats: () => ({ ...server.push.stats() }),
+  };
+}
+
+async function startWs(): Promise<Publisher> {
+  const { WebSocketServer, WebSocket } = createRequireHere()('ws');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  await new Promise<void>((resolve) => wss.on('listening', resolve));
+  wss.on('connection', (ws: any) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+  });
+  let id = 0;
+  return {
+    port: wss.address().port,
+    publish(data) {
+      // The broadcast of ws's README: one send() per client, each framing the message anew.
+      const text = JSON.stringify({ id: ++id, event: 'tick', data });
+      let n = 0;
+      for (const client of wss.clients) {
+        if (client.readyState === WebSocket.OPEN) {
+          client.send(text);
+          n++;
+        }
+      }
+      return n;
+    },
+    stats: () => ({ websockets: wss.clients.size }),
+  };
+}
+
+/**
+ * The machine's floor for fan-out: a bare net.Server that answers the
+ * handshake and, per publish, frames once and calls socket.write() on every
+ * socket. No WebSocket layer at all, so what it costs is Node's stream write
+ * plus the kernel's send, which no WebSocket server can go below.
+ */
+async function startFloor(): Promise<Publisher> {
+  const net = await import('node:net');
+  const { createHash } = await import('node:crypto');
+  const { encodeTextFrame } = await import('../src/protocol/frame-encoder.js');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = net.createServer((socket) => {
+    let head = '';
+    socket.setNoDelay(true);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? '';
+      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      sockets.add(socket);
+      socket.resume();
+    };
+    socket.on('data', onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let id = 0;
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    publish(data) {
+      const frame = encodeTextFrame(JSON.stringify({ id: ++id, event: 'tick', data }));
+      for (const socket of sockets) socket.write(frame);
+      return sockets.size;
+    },
+    stats: () => ({ websockets: sockets.size }),
+  };
+}
+
+let server: Publisher | null = null;
+
+serveRequests({
+  async start() {
+    server = impl === 'ws' ? await startWs() : impl === 'floor' ? await startFloor() : await startOurs();
+    return { port: server.port, pid: process.pid };
+  },
+  cpu: () => cpuMicros(),
+  mem() {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) { gc(); gc(); }
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  },
+  stats: () => server!.stats(),
+  /** Publishes with the monotonic clock (shared by all processes of the machine) in the data, for latency. */
+  publish(arg: { seq: number }) {
+    const before = cpuMicros();
+    const t = Number(process.hrtime.bigint() / 1000n);
+    const n = server!.publish({ seq: arg.seq, t });
+    return { websockets: n, cpu: cpuMicros() - before };
+  },
+});
