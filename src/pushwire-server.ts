@@ -40,6 +40,8 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const router = new Router();
   const closables: Closable[] = [];
   const sockets = new Set<Socket>();
+  // One listener for every socket (not a closure each: idle connections are many).
+  const forgetSocket = function (this: Socket) { sockets.delete(this); };
   let stopping = false;
 
   const server = http.createServer((req, res) => {
@@ -59,7 +61,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', forgetSocket);
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{"error":"bad HTTP request"}');

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpError, sendError } from './respond.js';
 import { abort } from '../websocket/server.js';
+import { destroySocket } from '../websocket/websocket.js';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -50,7 +51,7 @@ export class Router {
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
     const q = (req.url ?? '/').indexOf('?');
     const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
     const handler = this.upgrades.get(path);

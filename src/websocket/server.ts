@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { checkUpgradeRequest, httpErrorResponse, upgradeResponse } from '../protocol/handshake.js';
-import { WebSocket } from './websocket.js';
+import { destroySocket, WebSocket } from './websocket.js';
 import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './permessage-deflate.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
@@ -115,7 +115,7 @@ export class WebSocketServer extends EventEmitter {
    * event. `onConnection` is called with the open WebSocket, after 'connection'.
    */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, onConnection?: (ws: WebSocket, req: http.IncomingMessage) => void): void {
-    socket.on('error', () => socket.destroy());
+    if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
     if (this.closing) return abort(socket, 503, 'server is shutting down');
     const check = checkUpgradeRequest(req);
     if (!check.ok) return abort(socket, check.status, check.message, check.headers);

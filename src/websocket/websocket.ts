@@ -73,6 +73,10 @@ export class WebSocket extends EventEmitter implements FrameHandler {
   private queuedBytes = 0;
   private endAfterSend = false;
   private inflatingBinary = false;
+  /** zlib callbacks, bound only when deflate is negotiated (idle plain connections are many). */
+  private onInflated: ((err: ProtocolError | null, data: Buffer) => void) | null = null;
+  private onCompressed: ((err: Error | null, payload: Buffer) => void) | null = null;
+  private onPreparedFrame: ((err: Error | null, frame: Buffer) => void) | null = null;
 
   constructor(options: WebSocketOptions) {
     super();
@@ -95,6 +99,11 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.protocol = protocol;
     this.extensions = extensions;
     this.deflate = deflate;
+    if (deflate !== null) {
+      this.onInflated = this.inflated.bind(this);
+      this.onCompressed = this.compressed.bind(this);
+      this.onPreparedFrame = this.preparedFrame.bind(this);
+    }
     this.decoder = new FrameDecoder(this, { expectMasked: this.isServer, maxMessageSize: this.maxPayload, allowRsv1: deflate !== null });
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     tcp.setNoDelay?.(true);
@@ -102,13 +111,30 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     // Bytes read past the handshake go back into the stream, so they are decoded in order and
     // only after the caller (e.g. a 'connection' handler) has added its 'message' listeners.
     if (head.length > 0) socket.unshift(head);
-    socket.on('data', (chunk: Buffer) => this.decoder?.push(chunk));
-    socket.on('end', () => this.onSocketEnd());
-    socket.on('close', () => this.onSocketClose());
-    socket.on('error', () => socket.destroy());
-    socket.on('drain', () => this.emit('drain'));
+    // Shared listener functions with a back-reference: no closures per connection.
+    (socket as OwnedSocket)[kWebSocket] = this;
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('close', socketOnClose);
+    if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
+    socket.on('drain', socketOnDrain);
     this.readyState = WebSocket.OPEN;
     this.emit('open');
+  }
+
+  /**
+   * @internal One read from the socket. Replies made while decoding it
+   * (pongs, echoes, close answers) are corked into one write.
+   */
+  receive(socket: Duplex, chunk: Buffer): void {
+    const decoder = this.decoder;
+    if (decoder === null) return;
+    socket.cork();
+    try {
+      decoder.push(chunk);
+    } finally {
+      socket.uncork();
+    }
   }
 
   /** Sends a message: strings as text, anything else as binary unless options.binary says otherwise. */
@@ -206,13 +232,13 @@ export class WebSocket extends EventEmitter implements FrameHandler {
       this.decoder!.pause();
       this.socket!.pause();
       this.inflatingBinary = isBinary;
-      this.deflate.decompress(data, this.onInflated);
+      this.deflate.decompress(data, this.onInflated!);
       return;
     }
     this.emit('message', data, isBinary);
   }
 
-  private readonly onInflated = (err: ProtocolError | null, data: Buffer): void => {
+  private inflated(err: ProtocolError | null, data: Buffer): void {
     if (this.readyState === WebSocket.CLOSED) return;
     if (err === null && !this.inflatingBinary && !isValidUtf8(data)) {
       err = new ProtocolError('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
@@ -227,7 +253,7 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.emit('message', data, this.inflatingBinary);
     this.socket!.resume();
     this.decoder?.resume();
-  };
+  }
 
   onPing(payload: Buffer): void {
     if (this.readyState === WebSocket.OPEN) this.control(Opcode.Pong, payload);
@@ -319,8 +345,8 @@ export class WebSocket extends EventEmitter implements FrameHandler {
       }
       this.sending = item;
       queue.splice(0, i);
-      if (item.kind === SendKind.Compress) this.deflate!.compress(item.bytes, this.onCompressed);
-      else item.prepared!.compressedFrame(this.deflate!, this.onPreparedFrame);
+      if (item.kind === SendKind.Compress) this.deflate!.compress(item.bytes, this.onCompressed!);
+      else item.prepared!.compressedFrame(this.deflate!, this.onPreparedFrame!);
       return;
     }
     this.sendQueue = null;
@@ -330,23 +356,23 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     }
   }
 
-  private readonly onCompressed = (err: Error | null, payload: Buffer): void => {
+  private compressed(err: Error | null, payload: Buffer): void {
     const item = this.sending!;
     this.sending = null;
     if (this.sendQueue === null) return; // dropped: the connection failed or closed meanwhile
     if (err !== null) return this.compressionFailed(err, item);
     this.writeFrame(item.opcode, payload, this.isServer ? null : nextMaskKey(), item.cb, true);
     this.pumpSend();
-  };
+  }
 
-  private readonly onPreparedFrame = (err: Error | null, frame: Buffer): void => {
+  private preparedFrame(err: Error | null, frame: Buffer): void {
     const item = this.sending!;
     this.sending = null;
     if (this.sendQueue === null) return;
     if (err !== null) return this.compressionFailed(err, item);
     this.socket!.write(frame, item.cb);
     this.pumpSend();
-  };
+  }
 
   private compressionFailed(err: Error, item: QueuedSend): void {
     if (item.cb) process.nextTick(item.cb, err);
@@ -415,14 +441,16 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.closeTimer.unref();
   }
 
-  private onSocketEnd(): void {
+  /** @internal */
+  onSocketEnd(): void {
     // The peer will send nothing more; finish our side too.
     this.readyState = WebSocket.CLOSING;
     this.endSocket();
     this.armCloseTimer();
   }
 
-  private onSocketClose(): void {
+  /** @internal */
+  onSocketClose(): void {
     if (this.readyState === WebSocket.CLOSED) return;
     this.readyState = WebSocket.CLOSED;
     this.dropSendQueue();
@@ -431,6 +459,26 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.closeTimer = null;
     this.emit('close', this.closeCode, this.closeReason);
   }
+}
+
+const kWebSocket = Symbol('pushwire.websocket');
+type OwnedSocket = Duplex & { [kWebSocket]: WebSocket };
+
+function socketOnData(this: OwnedSocket, chunk: Buffer): void {
+  this[kWebSocket].receive(this, chunk);
+}
+function socketOnEnd(this: OwnedSocket): void {
+  this[kWebSocket].onSocketEnd();
+}
+function socketOnClose(this: OwnedSocket): void {
+  this[kWebSocket].onSocketClose();
+}
+function socketOnDrain(this: OwnedSocket): void {
+  this[kWebSocket].emit('drain');
+}
+/** Socket errors (ECONNRESET, EPIPE) end the connection; 'close' then reports 1006. */
+export function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function toBuffer(data: SendData): Buffer {
