@@ -3,7 +3,10 @@
  * process of its own so that its CPU time and RSS can be measured apart from
  * the load generator: `--impl=ours` is the whole pushwire server
  * (createPushwireServer: /echo, /push/*), `--impl=ws` a ws WebSocketServer
- * that echoes every message and broadcasts with the usual ws loop.
+ * that echoes every message and broadcasts with the usual ws loop. With
+ * `--deflate=takeover|no-takeover` (deflate.ts) both are a bare echo
+ * WebSocketServer (ours from src/websocket/server.ts, or ws's) with
+ * permessage-deflate on, with or without server_no_context_takeover.
  *
  * Commands (over IPC, see lib.ts Worker): start, cpu, mem, stats, publish.
  */
@@ -13,6 +16,7 @@ import path from 'node:path';
 import { cpuMicros, serveRequests, createRequireHere } from './lib.js';
 
 const impl = process.argv.find((a) => a.startsWith('--impl='))?.slice('--impl='.length) ?? 'ours';
+const deflate = process.argv.find((a) => a.startsWith('--deflate='))?.slice('--deflate='.length);
 
 interface Publisher {
   port: number;
@@ -109,11 +113,27 @@ async function startFloor(): Promise<Publisher> {
   };
 }
 
+/** A bare echo server with permessage-deflate: the same options on both sides (threshold 1024, level 6, window 15). */
+async function startDeflateEcho(mode: string): Promise<Publisher> {
+  const perMessageDeflate = mode === 'no-takeover' ? { serverNoContextTakeover: true } : true;
+  const { WebSocketServer } = impl === 'ws' ? createRequireHere()('ws') : await import('../src/websocket/server.js');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate });
+  await new Promise<void>((resolve) => wss.on('listening', resolve));
+  wss.on('connection', (ws: any) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+  });
+  return {
+    port: wss.address().port,
+    publish: () => { throw new Error('the deflate echo server does not publish'); },
+    stats: () => ({ websockets: wss.clients.size }),
+  };
+}
+
 let server: Publisher | null = null;
 
 serveRequests({
   async start() {
-    server = impl === 'ws' ? await startWs() : impl === 'floor' ? await startFloor() : await startOurs();
+    server = deflate ? await startDeflateEcho(deflate) : impl === 'ws' ? await startWs() : impl === 'floor' ? await startFloor() : await startOurs();
     return { port: server.port, pid: process.pid };
   },
   cpu: () => cpuMicros(),

@@ -9,7 +9,8 @@ const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 
 /**
  * Runs every bench script with tiny counts, so that the bench cannot rot:
- * each must finish, print its table and exit 0. The figures are not checked.
+ * each must finish, print its table and exit 0. The figures are not checked,
+ * except that the deflate rows must hold positive numbers.
  */
 test('every bench script runs end to end with tiny counts', { timeout: 60_000 }, async () => {
   const child = spawn(process.execPath, [RUN, '--scale=0.002'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -19,7 +20,7 @@ test('every bench script runs end to end with tiny counts', { timeout: 60_000 },
   child.stderr.on('data', (d) => { err += d; });
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 0, `bench exited with ${code}\n${out}\n${err}`);
-  for (const title of ['## Decode', '## Encode', '## Mask/unmask', '## Echo end to end', '## Memory', '## Fan-out']) {
+  for (const title of ['## Decode', '## Encode', '## Mask/unmask', '## Echo end to end', '## Memory', '## Fan-out', '## permessage-deflate echo']) {
     assert.ok(out.includes(title), `missing table ${title}\n${out}`);
   }
   for (const row of ['decode 16 B vs ws JS', 'decode 1 MiB', 'encode 125 B Buffer', 'ours JS vs ws JS',
@@ -29,4 +30,26 @@ test('every bench script runs end to end with tiny counts', { timeout: 60_000 },
   }
   // A figure that is NaN or missing on our side means the script measured nothing.
   assert.doesNotMatch(out, /NaN/);
+  // The deflate rows: both columns present, finite and positive (RSS included: each
+  // connection holds zlib state, so 20 added connections always grow the server).
+  for (const size of ['1 KiB', '64 KiB']) {
+    for (const mode of ['deflate', 'deflate, server_no_context_takeover']) {
+      for (const what of ['server CPU/msg', 'wire bytes/echo']) assertFigures(out, `${mode} ${size}: ${what}`);
+    }
+  }
+  assertFigures(out, 'deflate: RSS per connection (20 added)');
+  assertFigures(out, 'deflate, server_no_context_takeover: RSS per connection (20 added)');
 });
+
+/** Reads the ours and ws columns of a table row (as lib.ts fmt prints them) and checks both are > 0. */
+function assertFigures(out: string, name: string): void {
+  const line = out.split('\n').find((l) => l.startsWith(name + ' '));
+  assert.ok(line, `missing row ${name}\n${out}`);
+  const cells = line.slice(name.length).trim().split(/\s+/);
+  const units: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9 };
+  for (const cell of [cells[1]!, cells[2]!]) {
+    const m = /^(-?[\d.]+)([kMG]?)$/.exec(cell);
+    const n = m ? Number(m[1]) * (units[m[2]!] ?? 1) : NaN;
+    assert.ok(Number.isFinite(n) && n > 0, `row ${name}: figure ${cell} is not a positive number\n${line}`);
+  }
+}
