@@ -1,6 +1,6 @@
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { applyMask, unmaskInto } from './mask.js';
+import { applyMask, unmask, unmaskInto } from './mask.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 import { parseClosePayload } from './close.js';
 
@@ -231,7 +231,8 @@ export class FrameDecoder {
   private wholeMessage(chunk: Buffer, pos: number): number {
     const end = pos + this.frameRemaining;
     const data = chunk.subarray(pos, end);
-    if (this.masked) applyMask(data, keyBytes(this.maskWord), 0);
+    // unmask() reports pure ASCII, which is valid UTF-8 without a second pass.
+    const ascii = this.masked && unmask(data, keyBytes(this.maskWord), 0);
     const isText = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;
     this.state = State.Header;
@@ -239,7 +240,7 @@ export class FrameDecoder {
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageLength = 0;
-    if (isText && !compressed && !isValidUtf8(data)) {
+    if (isText && !compressed && !ascii && !isValidUtf8(data)) {
       this.fail('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
       return end;
     }
@@ -266,10 +267,10 @@ export class FrameDecoder {
     let part = chunk.subarray(pos, pos + take);
     // A small slice would pin its whole socket chunk in memory until the message ends: copy it.
     if (take < chunk.length >>> 2) part = Buffer.from(part);
-    if (this.masked) applyMask(part, keyBytes(this.maskWord), this.framePhase);
+    const ascii = this.masked && unmask(part, keyBytes(this.maskWord), this.framePhase);
     this.framePhase = (this.framePhase + take) & 3;
     this.frameRemaining -= take;
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.write(part)) {
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8Ok(part, ascii)) {
       this.fail('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
       return;
     }
@@ -292,15 +293,27 @@ export class FrameDecoder {
   private assemblePart(chunk: Buffer, pos: number, take: number): void {
     const dst = this.assembly!;
     const at = this.messageLength;
-    if (this.masked) unmaskInto(chunk.subarray(pos, pos + take), keyBytes(this.maskWord), this.framePhase, dst, at);
+    let ascii = false;
+    if (this.masked) ascii = unmaskInto(chunk.subarray(pos, pos + take), keyBytes(this.maskWord), this.framePhase, dst, at);
     else chunk.copy(dst, at, pos, pos + take);
     this.framePhase = (this.framePhase + take) & 3;
     this.frameRemaining -= take;
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.write(dst.subarray(at, at + take))) {
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !(ascii && this.utf8.need === 0) &&
+      !this.utf8.write(dst.subarray(at, at + take))) {
       this.fail('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
       return;
     }
     this.messageLength += take;
+  }
+
+  /**
+   * Feeds one unmasked piece of a text message to the incremental validator.
+   * A pure-ASCII piece at a sequence boundary cannot change its state, so it
+   * is skipped; one that must continue a sequence still goes through (and fails
+   * there), so fail-fast is exactly as without the shortcut.
+   */
+  private utf8Ok(part: Buffer, ascii: boolean): boolean {
+    return (ascii && this.utf8.need === 0) || this.utf8.write(part);
   }
 
   private endFrame(): void {

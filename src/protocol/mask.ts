@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { applyMaskWasm, unmaskIntoWasm, wasmMask } from './wasm-mask.js';
+import { applyMaskWasm, NO_WASM, unmaskIntoWasm, unmaskWasm, wasmMask } from './wasm-mask.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 /** Below this, a byte loop beats setting up a word view. */
@@ -25,14 +25,31 @@ export function applyMask(data: Uint8Array, key: Uint8Array, phase = 0): void {
 }
 
 /**
+ * applyMask for the decoder: unmasks in place and returns true if every
+ * unmasked byte is ASCII. A text decoder can then skip its UTF-8 pass over
+ * pure-ASCII data (ASCII leaves a validator at a sequence boundary as it was);
+ * the check rides along with the XOR, so it costs next to nothing.
+ */
+export function unmask(data: Uint8Array, key: Uint8Array, phase: number): boolean {
+  if (data.length >= WASM_THRESHOLD) {
+    const high = unmaskWasm(data, key, phase);
+    if (high !== NO_WASM) return high === 0;
+  }
+  return applyMaskJsAscii(data, key, phase);
+}
+
+/**
  * Copies src into dst at dstOffset and unmasks the copy (src is left as it
  * was): one pass for a message assembled from pieces, where applyMask and a
- * separate copy would be two.
+ * separate copy would be two. Returns true if every unmasked byte is ASCII.
  */
-export function unmaskInto(src: Uint8Array, key: Uint8Array, phase: number, dst: Uint8Array, dstOffset: number): void {
-  if (src.length >= WASM_THRESHOLD && unmaskIntoWasm(src, key, phase, dst, dstOffset)) return;
+export function unmaskInto(src: Uint8Array, key: Uint8Array, phase: number, dst: Uint8Array, dstOffset: number): boolean {
+  if (src.length >= WASM_THRESHOLD) {
+    const high = unmaskIntoWasm(src, key, phase, dst, dstOffset);
+    if (high !== NO_WASM) return high === 0;
+  }
   dst.set(src, dstOffset);
-  applyMaskJs(dst.subarray(dstOffset, dstOffset + src.length), key, phase);
+  return applyMaskJsAscii(dst.subarray(dstOffset, dstOffset + src.length), key, phase);
 }
 
 // The last Int32Array view made, over a whole ArrayBuffer: the frames of one
@@ -69,6 +86,35 @@ export function applyMaskJs(data: Uint8Array, key: Uint8Array, phase = 0): void 
     i += ((len - i) >>> 2) << 2;
   }
   for (; i < len; i++) data[i]! ^= key[(phase + i) & 3]!;
+}
+
+/** applyMaskJs that also returns true if every unmasked byte is ASCII (an OR of the results, tested at the end). */
+export function applyMaskJsAscii(data: Uint8Array, key: Uint8Array, phase = 0): boolean {
+  const len = data.length;
+  let i = 0;
+  let acc = 0;
+  if (len >= WORD_THRESHOLD && LITTLE_ENDIAN) {
+    const start = data.byteOffset;
+    const head = (4 - (start & 3)) & 3;
+    for (; i < head; i++) acc |= data[i]! ^= key[(phase + i) & 3]!;
+    const p = (phase + i) & 3;
+    const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
+    if (data.buffer !== viewBuffer) {
+      viewBuffer = data.buffer;
+      view = new Int32Array(viewBuffer, 0, viewBuffer.byteLength >>> 2);
+    }
+    const v = view;
+    let w = (start + i) >>> 2;
+    const end = w + ((len - i) >>> 2);
+    const end4 = end - 3;
+    for (; w < end4; w += 4) {
+      acc |= (v[w]! ^= word) | (v[w + 1]! ^= word) | (v[w + 2]! ^= word) | (v[w + 3]! ^= word);
+    }
+    for (; w < end; w++) acc |= v[w]! ^= word;
+    i += ((len - i) >>> 2) << 2;
+  }
+  for (; i < len; i++) acc |= data[i]! ^= key[(phase + i) & 3]!;
+  return (acc & 0x80808080) === 0;
 }
 
 /** Byte-at-a-time reference, used by tests to check applyMask. */
