@@ -11,11 +11,11 @@ export class ConfigError extends Error {}
 
 export const HELP = `Usage: node dist/server.js [options]
 
-  --port N            TCP port (0 takes a free one)        env PORT       default 3000
-  --host H            address to listen on                  env HOST       default 127.0.0.1
-  --capacity N        places in the sign-up demo (>= 1)     env CAPACITY   default 100
-  --data-dir DIR      where the registration journal lives  env DATA_DIR   default ./data
-  --max-message BYTES largest WebSocket message accepted    env MAX_MESSAGE default 16777216
+  --port N            TCP port (0 takes a free one)         env PORT         default 3000
+  --host H            address to listen on                  env HOST         default 127.0.0.1
+  --capacity N        places in the sign-up demo (>= 1)     env CAPACITY     default 100
+  --data-dir DIR      where the registration journal lives  env DATA_DIR     default ./data
+  --max-message BYTES largest WebSocket message accepted    env MAX_MESSAGE  default 16777216
   --help              print this and exit
 
 Flags take "--flag value" or "--flag=value". Prints "listening on http://HOST:PORT" when ready.`;
@@ -36,7 +36,7 @@ function integer(raw: string, name: string, min: number, max: number): number {
   const text = raw.trim();
   if (!/^\d+$/.test(text)) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   const n = Number(text);
-  if (n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${raw}`);
+  if (n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -62,7 +62,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Se
     let value = m[2];
     if (value === undefined) {
       value = argv[++i];
-      if (value === undefined) throw new ConfigError(`--${m[1]} needs a value`);
+      // "--host --port 0": the next flag is not a value.
+      if (value === undefined || value.startsWith('--')) throw new ConfigError(`--${m[1]} needs a value`);
     }
     set[spec.key] = spec.parse(value, `--${m[1]}`);
   }

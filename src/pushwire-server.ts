@@ -6,6 +6,7 @@ import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort } from './websocket/server.js';
+import { httpErrorResponse } from './protocol/handshake.js';
 import { mountApp } from './app/index.js';
 
 /** Something that holds connections open and must let go of them on shutdown. */
@@ -43,6 +44,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   // One listener for every socket (not a closure each: idle connections are many).
   const forgetSocket = function (this: Socket) { sockets.delete(this); };
   let stopping = false;
+  let shutdown: Promise<void> | null = null;
 
   const server = http.createServer((req, res) => {
     if (stopping) {
@@ -63,9 +65,11 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     sockets.add(socket);
     socket.on('close', forgetSocket);
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{"error":"bad HTTP request"}');
-    else socket.destroy();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return void socket.destroy();
+    if (err.code === 'HPE_HEADER_OVERFLOW') socket.end(httpErrorResponse(431, 'request headers too large'));
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.end(httpErrorResponse(408, 'request took too long'));
+    else socket.end(httpErrorResponse(400, 'bad HTTP request'));
   });
 
 
@@ -95,15 +99,17 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
         });
       });
     },
-    async shutdown() {
-      if (stopping) return;
-      stopping = true;
-      server.close();
-      server.closeIdleConnections();
-      const closed = Promise.all(closables.map((c) => c.close()));
-      const deadline = new Promise((resolve) => setTimeout(resolve, 4000).unref());
-      await Promise.race([closed, deadline]);
-      for (const socket of sockets) socket.destroy();
+    shutdown() {
+      // A second call (SIGTERM after SIGINT) waits for the same shutdown.
+      return (shutdown ??= (async () => {
+        stopping = true;
+        server.close();
+        server.closeIdleConnections();
+        const closed = Promise.all(closables.map((c) => c.close()));
+        const deadline = new Promise((resolve) => setTimeout(resolve, 4000).unref());
+        await Promise.race([closed, deadline]);
+        for (const socket of sockets) socket.destroy();
+      })());
     },
   };
 }

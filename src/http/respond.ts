@@ -66,3 +66,19 @@ export async function readJson(req: http.IncomingMessage, limit: number): Promis
     throw new HttpError(400, 'body is not valid JSON');
   }
 }
+
+/**
+ * The request target as a URL, or an HttpError(400). Origin-form targets
+ * ("/path?query") are read as a path even when they start with "//", which
+ * `new URL(target, base)` would take for a host name.
+ */
+export function requestUrl(target: string | undefined): URL {
+  const raw = target ?? '/';
+  try {
+    if (raw.startsWith('/')) return new URL('http://localhost' + raw);
+    if (/^https?:\/\//i.test(raw)) return new URL(raw); // absolute-form (RFC 9112 §3.2.2)
+  } catch {
+    // fall through
+  }
+  throw new HttpError(400, 'bad request target');
+}

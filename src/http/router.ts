@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HttpError, sendError } from './respond.js';
+import { HttpError, requestUrl, sendError } from './respond.js';
 import { abort } from '../websocket/server.js';
 import { destroySocket } from '../websocket/websocket.js';
 
@@ -33,7 +33,12 @@ export class Router {
   }
 
   handleRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = requestUrl(req.url);
+    } catch (err) {
+      return this.fail(res, err);
+    }
     const byMethod = this.routes.get(url.pathname);
     if (!byMethod) return sendError(res, 404, `no such path: ${url.pathname}`);
     const handler = byMethod.get(req.method ?? 'GET');

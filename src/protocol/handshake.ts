@@ -75,7 +75,8 @@ export function upgradeResponse(key: string, protocol?: string, extensions?: str
 }
 
 const REASONS: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
+  413: 'Content Too Large', 431: 'Request Header Fields Too Large',
   426: 'Upgrade Required', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
 import { checkUpgradeRequest } from '../protocol/handshake.js';
-import { HttpError, sendError } from '../http/respond.js';
+import { HttpError, requestUrl, sendError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { abort, WebSocketServer } from '../websocket/server.js';
 import { WebSocket } from '../websocket/websocket.js';
@@ -100,7 +100,7 @@ export class WsSubscriptions {
     let channel: string;
     let since: number;
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url);
       channel = channelParam(url);
       since = sinceParam(url, this.ctx.log, channel);
     } catch (err) {

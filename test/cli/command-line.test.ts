@@ -25,6 +25,8 @@ test('bad values name the flag or variable', () => {
     [['--max-message', '0'], {}, /--max-message/],
     [['--bogus'], {}, /--bogus/],
     [['--port'], {}, /--port/],
+    [['--host', '--port', '0'], {}, /--host needs a value/],
+    [['--data-dir', '--port', '3000'], {}, /--data-dir needs a value/],
     [['stray'], {}, /stray/],
     [[], { PORT: 'x' }, /PORT/],
     [[], { CAPACITY: '-2' }, /CAPACITY/],

@@ -1,0 +1,57 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, type RunningServer } from '../app/helpers.js';
+
+/** Raw HTTP exchanges the server must answer with a status and a JSON error, staying up. */
+let s: RunningServer;
+before(async () => { s = await startServer(); });
+after(() => s.stop());
+
+function raw(port: number, request: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d) => { text += d; });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (!m) return reject(new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 80))}`));
+      const split = text.indexOf('\r\n\r\n');
+      const head = text.slice(0, split);
+      const length = /\r\ncontent-length: (\d+)/i.exec(head);
+      const body = text.slice(split + 4);
+      if (length) assert.equal(Buffer.byteLength(body, 'latin1'), Number(length[1]), 'Content-Length matches the body');
+      resolve({ status: Number(m[1]), body });
+    });
+    setTimeout(() => socket.destroy(), 3000).unref();
+  });
+}
+
+test('request targets that are not URLs get 400, and the server stays up', async () => {
+  for (const target of ['//[', '/[', 'http://[', '*', 'nonsense']) {
+    const { status, body } = await raw(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.ok(status === 400 || status === 404, `${target}: ${status}`);
+    assert.ok(typeof JSON.parse(body).error === 'string', `${target}: ${body}`);
+  }
+  const res = await fetch(`${s.base}/api/registrations`);
+  assert.equal(res.status, 200);
+});
+
+test('"//host/path" is a path, not a host', async () => {
+  const { status } = await raw(s.port, 'GET //evil.example/api/registrations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.equal(status, 404);
+});
+
+test('an unparseable request gets a complete JSON 400', async () => {
+  const { status, body } = await raw(s.port, 'GARBAGE\r\n\r\n');
+  assert.equal(status, 400);
+  assert.deepEqual(JSON.parse(body), { error: 'bad HTTP request' });
+});
+
+test('an upgrade to /push/ws with a bad target gets 400, no upgrade', async () => {
+  const { status } = await raw(s.port, 'GET //[/push/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  assert.ok(status === 400 || status === 404, String(status));
+});
