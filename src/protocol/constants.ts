@@ -10,7 +10,6 @@ export const Opcode = {
   Ping: 0x9,
   Pong: 0xa,
 } as const;
-export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
 
 /** RFC 6455 §7.4.1 and the IANA "WebSocket Close Code Number" registry. */
 export const CloseCode = {

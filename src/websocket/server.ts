@@ -44,6 +44,19 @@ export interface WebSocketServerOptions {
   perMessageDeflate?: boolean | DeflateOptions;
 }
 
+/** The events of a WebSocketServer and their listeners' arguments. */
+export interface WebSocketServerEvents {
+  connection: [ws: WebSocket, req: http.IncomingMessage];
+  listening: [];
+  error: [error: Error];
+}
+
+export interface WebSocketServer {
+  on<E extends keyof WebSocketServerEvents>(event: E, listener: (...args: WebSocketServerEvents[E]) => void): this;
+  once<E extends keyof WebSocketServerEvents>(event: E, listener: (...args: WebSocketServerEvents[E]) => void): this;
+  off<E extends keyof WebSocketServerEvents>(event: E, listener: (...args: WebSocketServerEvents[E]) => void): this;
+}
+
 /**
  * Accepts WebSocket upgrades (RFC 6455 §4.2) and hands out WebSocket objects,
  * in the manner of ws's WebSocketServer. Events: 'connection' (ws, req), 'listening', 'error'.

@@ -33,6 +33,24 @@ interface QueuedSend {
   cb: SendCallback | undefined;
 }
 
+/** The events of a WebSocket and their listeners' arguments (typed `on`/`once`/`off`). */
+export interface WebSocketEvents {
+  open: [];
+  message: [data: Buffer, isBinary: boolean];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  close: [code: number, reason: Buffer];
+  drain: [];
+  error: [error: Error];
+}
+
+// Declaration merging: typed overloads over EventEmitter's untyped ones.
+export interface WebSocket {
+  on<E extends keyof WebSocketEvents>(event: E, listener: (...args: WebSocketEvents[E]) => void): this;
+  once<E extends keyof WebSocketEvents>(event: E, listener: (...args: WebSocketEvents[E]) => void): this;
+  off<E extends keyof WebSocketEvents>(event: E, listener: (...args: WebSocketEvents[E]) => void): this;
+}
+
 /**
  * One WebSocket connection: the sans-I/O codec wired to a socket, with the
  * event and method names of `ws` and the browser's WebSocket.

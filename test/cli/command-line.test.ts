@@ -76,7 +76,7 @@ test('SIGTERM closes an open WebSocket with 1001, then new connections are refus
   const { connect } = await import('../../src/websocket/client.js');
   const s = await startServer(['--port', '0', '--data-dir', tempDataDir()]);
   const ws = connect(`ws://127.0.0.1:${s.port}/echo`);
-  await new Promise((res, rej) => { ws.once('open', res); ws.once('close', rej); });
+  await new Promise<void>((res, rej) => { ws.once('open', res); ws.once('close', () => rej(new Error('closed before open'))); });
   const closed = new Promise<number>((res) => ws.once('close', (code: number) => res(code)));
   s.child.kill('SIGTERM');
   assert.equal(await closed, 1001);
