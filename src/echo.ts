@@ -1,6 +1,3 @@
-import type http from 'node:http';
-import { checkUpgradeRequest } from './protocol/handshake.js';
-import { sendError } from './http/respond.js';
 import type { Router } from './http/router.js';
 import { WebSocketServer } from './websocket/server.js';
 
@@ -16,11 +13,5 @@ export function mountEcho(router: Router, maxPayload: number): WebSocketServer {
     ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   });
   router.upgrade('/echo', (req, socket, head) => wss.handleUpgrade(req, socket, head));
-  // A plain request (no Upgrade header) is answered with the handshake's own verdict.
-  router.on('GET', '/echo', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const check = checkUpgradeRequest(req);
-    if (check.ok) return sendError(res, 400, 'WebSocket upgrade expected');
-    sendError(res, check.status, check.message, check.headers);
-  });
   return wss;
 }

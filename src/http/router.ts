@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpError, requestUrl, sendError } from './respond.js';
 import { abort } from '../websocket/server.js';
+import { checkUpgradeRequest } from '../protocol/handshake.js';
 import { destroySocket } from '../websocket/websocket.js';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
@@ -26,9 +27,13 @@ export class Router {
   get(path: string, handler: RequestHandler): this { return this.on('GET', path, handler); }
   post(path: string, handler: RequestHandler): this { return this.on('POST', path, handler); }
 
-  /** An upgrade (WebSocket) endpoint at `path`. */
+  /**
+   * An upgrade (WebSocket) endpoint at `path`. A plain GET there (no Upgrade
+   * header) is answered with the handshake's own verdict: 426 and so on.
+   */
   upgrade(path: string, handler: UpgradeHandler): this {
     this.upgrades.set(path, handler);
+    if (!this.routes.get(path)?.has('GET')) this.get(path, answerPlainRequest);
     return this;
   }
 
@@ -73,4 +78,10 @@ export class Router {
     console.error('pushwire: request failed:', err);
     sendError(res, 500, 'internal error');
   }
+}
+
+function answerPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const check = checkUpgradeRequest(req);
+  if (check.ok) return sendError(res, 400, 'WebSocket upgrade expected');
+  sendError(res, check.status, check.message, check.headers);
 }

@@ -1,3 +1,4 @@
+import { sendError } from '../http/respond.js';
 import type http from 'node:http';
 import type { ReadResult, Subscriber } from './channel-log.js';
 import type { PushMessage } from './message.js';
@@ -46,7 +47,7 @@ export abstract class StreamSubscription implements Subscriber {
     if (this.closed) return;
     const res = this.res;
     res.write(chunk);
-    this.bytes += chunk.length;
+    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     if (res.writableLength > this.streams.ctx.settings.maxQueuedBytes) this.streams.suspect(this);
     if (this.bytes > this.maxBytes) this.streams.end(this);
   }
@@ -75,9 +76,7 @@ export class StreamRegistry {
   start(req: http.IncomingMessage, stream: StreamSubscription, since: number): void {
     const { res } = stream;
     if (this.closing) {
-      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
-      res.end('{"error":"server is shutting down"}');
-      return;
+      return sendError(res, 503, 'server is shutting down', { Connection: 'close' });
     }
     res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
     if (req.method === 'HEAD') return void res.end();

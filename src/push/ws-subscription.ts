@@ -1,8 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
-import { checkUpgradeRequest } from '../protocol/handshake.js';
-import { HttpError, requestUrl, sendError } from '../http/respond.js';
+import { HttpError, requestUrl } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { abort, WebSocketServer } from '../websocket/server.js';
 import { WebSocket } from '../websocket/websocket.js';
@@ -88,12 +87,6 @@ export class WsSubscriptions {
 
   mount(router: Router): void {
     router.upgrade('/push/ws', (req, socket, head) => this.upgrade(req, socket, head));
-    // A plain GET gets the handshake's own verdict (426 for a missing upgrade and so on).
-    router.get('/push/ws', (req, res) => {
-      const check = checkUpgradeRequest(req);
-      if (check.ok) return sendError(res, 400, 'WebSocket upgrade expected');
-      sendError(res, check.status, check.message, check.headers);
-    });
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -79,7 +79,10 @@ export class WebSocketServer extends EventEmitter {
     if (!server && !options.noServer) {
       server = this.ownServer = http.createServer((_req, res) => {
         const body = JSON.stringify({ error: 'this server only accepts WebSocket upgrades' });
-        res.writeHead(426, { 'Content-Type': 'application/json; charset=utf-8', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+        res.writeHead(426, {
+          'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body),
+          Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+        });
         res.end(body);
       });
       server.on('listening', () => this.emit('listening'));
