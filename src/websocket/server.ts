@@ -187,6 +187,7 @@ export class WebSocketServer extends EventEmitter {
   /**
    * Stops accepting, closes every connection with 1001 (going away) and calls
    * back once all are closed (each has closeTimeout to finish its handshake).
+   * With clientTracking off the server knows no connections: closing them is the caller's.
    */
   close(cb?: () => void): void {
     this.closing = true;
