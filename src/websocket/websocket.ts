@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_MESSAGE, Opcode } from '../protocol/constants.js';
-import { FrameDecoder, type FrameHandler } from '../protocol/frame-decoder.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { encodeFrame, encodeHeader, encodeTextFrame, MERGE_LIMIT, nextMaskKey } from '../protocol/frame-encoder.js';
 import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -58,7 +58,7 @@ export interface WebSocket {
  * Events: 'open', 'message' (data: Buffer, isBinary), 'ping' (data), 'pong' (data),
  * 'close' (code, reason: Buffer), 'drain', 'error' (only emitted when listened to).
  */
-export class WebSocket extends EventEmitter implements FrameHandler {
+export class WebSocket extends EventEmitter {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
@@ -242,8 +242,9 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     else this.onSocketClose();
   }
 
-  // FrameHandler: the decoder's reports.
+  // The decoder's reports (FrameHandler, checked where the decoder is made); not public API.
 
+  /** @internal */
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
     if (compressed && this.deflate !== null) {
       // Inflate off the main thread; nothing more is read until this message is out, so order holds.
@@ -273,16 +274,19 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.decoder?.resume();
   }
 
+  /** @internal */
   onPing(payload: Buffer): void {
     if (this.readyState === WebSocket.OPEN) this.control(Opcode.Pong, payload);
     this.emit('ping', payload);
   }
 
+  /** @internal */
   onPong(payload: Buffer): void {
     this.isAlive = true;
     this.emit('pong', payload);
   }
 
+  /** @internal */
   onClose(code: number, reason: Buffer): void {
     this.closeReceived = true;
     this.closeCode = code;
@@ -292,6 +296,7 @@ export class WebSocket extends EventEmitter implements FrameHandler {
     this.finishClose();
   }
 
+  /** @internal */
   onError(error: ProtocolError): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     this.dropSendQueue();
