@@ -91,6 +91,9 @@ export class WebSocket extends EventEmitter {
   private queuedBytes = 0;
   private endAfterSend = false;
   private inflatingBinary = false;
+  /** Reading stops while a message inflates, and while our replies wait for the peer to read them. */
+  private inflating = false;
+  private readBlocked = false;
   /** zlib callbacks, bound only when deflate is negotiated (idle plain connections are many). */
   private onInflated: ((err: ProtocolError | null, data: Buffer) => void) | null = null;
   private onCompressed: ((err: Error | null, payload: Buffer) => void) | null = null;
@@ -153,6 +156,28 @@ export class WebSocket extends EventEmitter {
     } finally {
       socket.uncork();
     }
+    this.blockReadingIfBacklogged(socket);
+  }
+
+  /**
+   * A peer that sends (pings, messages to echo) without reading what we answer
+   * would grow our write queue without bound: stop reading until it drains, and
+   * TCP pushes back on the peer.
+   */
+  private blockReadingIfBacklogged(socket: Duplex): void {
+    if (socket.writableNeedDrain && !this.readBlocked) {
+      this.readBlocked = true;
+      socket.pause();
+    }
+  }
+
+  /** @internal The socket drained: read again unless an inflation holds reading. */
+  onDrain(): void {
+    if (this.readBlocked) {
+      this.readBlocked = false;
+      if (!this.inflating) this.socket?.resume();
+    }
+    this.emit('drain');
   }
 
   /** Sends a message: strings as text, anything else as binary unless options.binary says otherwise. */
@@ -250,6 +275,7 @@ export class WebSocket extends EventEmitter {
       // Inflate off the main thread; nothing more is read until this message is out, so order holds.
       this.decoder!.pause();
       this.socket!.pause();
+      this.inflating = true;
       this.inflatingBinary = isBinary;
       this.deflate.decompress(data, this.onInflated!);
       return;
@@ -262,16 +288,25 @@ export class WebSocket extends EventEmitter {
     if (err === null && !this.inflatingBinary && !isValidUtf8(data)) {
       err = new ProtocolError('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
     }
+    this.inflating = false;
+    const socket = this.socket!;
     if (err !== null) {
       // The decoder is dropped: the rest of the input is ignored, as after a decoder error.
       this.decoder = null;
-      this.socket!.resume();
+      socket.resume();
       this.onError(err);
       return;
     }
     this.emit('message', data, this.inflatingBinary);
-    this.socket!.resume();
-    this.decoder?.resume();
+    if (!this.readBlocked) socket.resume();
+    // Bytes held back while inflating are decoded now, their replies corked like a read's.
+    socket.cork();
+    try {
+      this.decoder?.resume();
+    } finally {
+      socket.uncork();
+    }
+    this.blockReadingIfBacklogged(socket);
   }
 
   /** @internal */
@@ -497,7 +532,7 @@ function socketOnClose(this: OwnedSocket): void {
   this[kWebSocket].onSocketClose();
 }
 function socketOnDrain(this: OwnedSocket): void {
-  this[kWebSocket].emit('drain');
+  this[kWebSocket].onDrain();
 }
 /** Socket errors (ECONNRESET, EPIPE) end the connection; 'close' then reports 1006. */
 export function destroySocket(this: Duplex): void {
