@@ -28,6 +28,10 @@ export interface FrameDecoderOptions {
 const enum State { Header, Payload, Done }
 
 const EMPTY = Buffer.alloc(0);
+/** Pieces of a fragmented message smaller than this are copied together into one buffer... */
+const COALESCE_PART = 1024;
+/** ...of this size (or the message limit, if smaller). */
+const COALESCE_SIZE = 16 * 1024;
 
 /**
  * RFC 6455 §5 frame decoder: a state machine fed arbitrary chunks of the byte
@@ -61,6 +65,14 @@ export class FrameDecoder {
   private messageCompressed = false;
   private messageLength = 0;
   private fragments: Buffer[] = [];
+  /**
+   * Small pieces of a fragmented message are gathered here, not kept as a
+   * Buffer each: a message sent in millions of 1-byte frames then costs its
+   * bytes, not millions of objects. `coalesceStart` is where the part not yet in `fragments` begins.
+   */
+  private coalesce: Buffer | null = null;
+  private coalesceStart = 0;
+  private coalesceFill = 0;
   /** A single-frame message arriving in pieces is copied (and unmasked) straight into its final buffer. */
   private assembly: Buffer | null = null;
   private readonly utf8 = new Utf8Validator();
@@ -264,9 +276,16 @@ export class FrameDecoder {
       this.assemblePart(chunk, pos, take);
       return;
     }
-    let part = chunk.subarray(pos, pos + take);
-    // A small slice would pin its whole socket chunk in memory until the message ends: copy it.
-    if (take < chunk.length >>> 2) part = Buffer.from(part);
+    let part: Buffer;
+    if (take < COALESCE_PART) {
+      part = this.coalescePart(chunk, pos, take);
+    } else {
+      this.flushCoalesced();
+      part = chunk.subarray(pos, pos + take);
+      // A small slice would pin its whole socket chunk in memory until the message ends: copy it.
+      if (take < chunk.length >>> 2) part = Buffer.from(part);
+      this.fragments.push(part);
+    }
     const ascii = this.masked && unmask(part, keyBytes(this.maskWord), this.framePhase);
     this.framePhase = (this.framePhase + take) & 3;
     this.frameRemaining -= take;
@@ -274,11 +293,34 @@ export class FrameDecoder {
       this.fail('invalid UTF-8 in a text message', CloseCode.InvalidPayload);
       return;
     }
-    this.fragments.push(part);
     this.messageLength += take;
   }
 
+  /** Copies a small piece behind the previous ones; returns its place there. */
+  private coalescePart(chunk: Buffer, pos: number, take: number): Buffer {
+    let buf = this.coalesce;
+    if (buf === null || this.coalesceFill + take > buf.length) {
+      this.flushCoalesced();
+      buf = this.coalesce = Buffer.allocUnsafe(Math.min(COALESCE_SIZE, this.maxMessageSize));
+      this.coalesceStart = this.coalesceFill = 0;
+    }
+    const at = this.coalesceFill;
+    chunk.copy(buf, at, pos, pos + take);
+    this.coalesceFill = at + take;
+    return buf.subarray(at, at + take);
+  }
+
+  /** Moves the gathered small pieces into `fragments`, in order. */
+  private flushCoalesced(): void {
+    if (this.coalesceFill > this.coalesceStart) {
+      this.fragments.push(this.coalesce!.subarray(this.coalesceStart, this.coalesceFill));
+      this.coalesceStart = this.coalesceFill;
+    }
+  }
+
   private startAssembly(): void {
+    this.flushCoalesced();
+    this.coalesce = null;
     const buf = Buffer.allocUnsafe(this.messageLength + this.frameRemaining);
     let at = 0;
     for (const f of this.fragments) {
@@ -331,6 +373,8 @@ export class FrameDecoder {
     if (!this.fin) return;
     const isText = this.messageOpcode === Opcode.Text;
     const compressed = this.messageCompressed;
+    this.flushCoalesced();
+    this.coalesce = null;
     const fragments = this.fragments;
     const data = this.assembly ?? (fragments.length === 0 ? EMPTY
       : fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.messageLength));
@@ -363,6 +407,7 @@ export class FrameDecoder {
   private fail(message: string, code: number): false {
     this.state = State.Done;
     this.fragments = [];
+    this.coalesce = null;
     this.assembly = null;
     this.pending = [];
     this.handler.onError(new ProtocolError(message, code));
