@@ -9,6 +9,9 @@ import { abort } from './websocket/server.js';
 import { httpErrorResponse } from './protocol/handshake.js';
 import { mountApp } from './app/index.js';
 
+/** Inactivity (no byte either way) after which an HTTP connection is dropped. */
+const IDLE_TIMEOUT = 75_000;
+
 /** Something that holds connections open and must let go of them on shutdown. */
 export interface Closable {
   close(): void | Promise<void>;
@@ -32,6 +35,8 @@ export interface PushwireServerOptions {
   refuseUpgrades?: boolean;
   /** Where the demo's start and stop lines go (default stderr). */
   log?: (line: string) => void;
+  /** Drop an HTTP connection silent both ways for this long (default 75 s). */
+  idleTimeout?: number;
   /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
   push?: PushOptions;
 }
@@ -46,13 +51,23 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   let stopping = false;
   let shutdown: Promise<void> | null = null;
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({
+    // Checked below, to answer with a JSON error like every other refusal.
+    requireHostHeader: false,
+    // A client gets this long to send its request head...
+    headersTimeout: 30_000,
+    connectionsCheckingInterval: 5_000,
+  }, (req, res) => {
     if (stopping) {
       res.setHeader('Connection', 'close');
       return sendError(res, 503, 'server is shutting down');
     }
+    if (req.headers.host === undefined && req.httpVersion === '1.1') return sendError(res, 400, 'missing Host header');
     router.handleRequest(req, res);
   });
+  // ...and a connection that stays silent both ways this long is dropped: longer than
+  // the longest long poll (60 s) and the stream heartbeats (25 s); WebSockets turn it off.
+  server.setTimeout(options.idleTimeout ?? IDLE_TIMEOUT);
   server.on('upgrade', (req, socket, head) => {
     if (options.refuseUpgrades) {
       socket.on('error', () => socket.destroy());

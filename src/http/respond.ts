@@ -1,3 +1,4 @@
+import { isValidUtf8 } from '../protocol/utf8.js';
 import type http from 'node:http';
 
 /** Sends a JSON answer with the right length and type. */
@@ -60,6 +61,8 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<Buff
 /** Reads and parses a JSON body; 400 for anything that is not JSON. */
 export async function readJson(req: http.IncomingMessage, limit: number): Promise<unknown> {
   const body = await readBody(req, limit);
+  // toString would turn bad bytes into U+FFFD silently; JSON text must be UTF-8 (RFC 8259 §8.1).
+  if (!isValidUtf8(body)) throw new HttpError(400, 'body is not valid UTF-8');
   try {
     return JSON.parse(body.toString('utf8'));
   } catch {

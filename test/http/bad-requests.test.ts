@@ -55,3 +55,31 @@ test('an upgrade to /push/ws with a bad target gets 400, no upgrade', async () =
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
   assert.ok(status === 400 || status === 404, String(status));
 });
+
+test('a JSON body that is not valid UTF-8 gets 400, not U+FFFD', async () => {
+  for (const path of ['/api/registrations', '/push/emit']) {
+    const body = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('","event":"chat message","data":"x"}')]);
+    const res = await fetch(s.base + path, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(res.status, 400, path);
+    assert.match((await res.json() as { error: string }).error, /UTF-8/);
+  }
+});
+
+test('an HTTP/1.1 request without Host gets a JSON 400', async () => {
+  const { status, body } = await raw(s.port, 'GET /api/registrations HTTP/1.1\r\nConnection: close\r\n\r\n');
+  assert.equal(status, 400);
+  assert.match(JSON.parse(body).error, /Host/);
+});
+
+test('a connection that says nothing is dropped after the idle timeout', async () => {
+  const quick = await startServer({}, { idleTimeout: 300 });
+  try {
+    const socket = net.connect(quick.port, '127.0.0.1');
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 250 && waited < 5000, `closed after ${waited} ms`);
+  } finally {
+    await quick.stop();
+  }
+});
