@@ -57,6 +57,21 @@ export function unmaskInto(src: Uint8Array, key: Uint8Array, phase: number, dst:
 let viewBuffer: ArrayBufferLike | null = null;
 let view: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
+/** The key as a little-endian 32-bit word, rotated to start at payload offset `phase`. */
+function keyWord(key: Uint8Array, phase: number): number {
+  const p = phase & 3;
+  return key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
+}
+
+/** A word view of the whole ArrayBuffer, cached: socket chunks often share one. */
+function wordsOf(buffer: ArrayBufferLike): Int32Array {
+  if (buffer !== viewBuffer) {
+    viewBuffer = buffer;
+    view = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return view;
+}
+
 /**
  * The pure-JS kernel: a 32-bit word at a time (unrolled by 8) over the
  * 4-byte-aligned middle of the buffer, whatever its byteOffset; bytes at the ends.
@@ -68,13 +83,8 @@ export function applyMaskJs(data: Uint8Array, key: Uint8Array, phase = 0): void 
     const start = data.byteOffset;
     const head = (4 - (start & 3)) & 3;
     for (; i < head; i++) data[i]! ^= key[(phase + i) & 3]!;
-    const p = (phase + i) & 3;
-    const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
-    if (data.buffer !== viewBuffer) {
-      viewBuffer = data.buffer;
-      view = new Int32Array(viewBuffer, 0, viewBuffer.byteLength >>> 2);
-    }
-    const v = view;
+    const word = keyWord(key, phase + i);
+    const v = wordsOf(data.buffer);
     let w = (start + i) >>> 2;
     const end = w + ((len - i) >>> 2);
     const end8 = end - 7;
@@ -97,13 +107,8 @@ export function applyMaskJsAscii(data: Uint8Array, key: Uint8Array, phase = 0): 
     const start = data.byteOffset;
     const head = (4 - (start & 3)) & 3;
     for (; i < head; i++) acc |= data[i]! ^= key[(phase + i) & 3]!;
-    const p = (phase + i) & 3;
-    const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
-    if (data.buffer !== viewBuffer) {
-      viewBuffer = data.buffer;
-      view = new Int32Array(viewBuffer, 0, viewBuffer.byteLength >>> 2);
-    }
-    const v = view;
+    const word = keyWord(key, phase + i);
+    const v = wordsOf(data.buffer);
     let w = (start + i) >>> 2;
     const end = w + ((len - i) >>> 2);
     const end4 = end - 3;
