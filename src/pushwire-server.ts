@@ -6,6 +6,7 @@ import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort } from './websocket/server.js';
+import { destroySocket } from './websocket/websocket.js';
 import { httpErrorResponse } from './protocol/handshake.js';
 import { mountApp } from './app/index.js';
 
@@ -70,7 +71,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   server.setTimeout(options.idleTimeout ?? IDLE_TIMEOUT);
   server.on('upgrade', (req, socket, head) => {
     if (options.refuseUpgrades) {
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroySocket);
       return abort(socket, 403, 'WebSocket upgrades are refused here');
     }
     router.handleUpgrade(req, socket, head);
