@@ -76,6 +76,11 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     }
     router.handleUpgrade(req, socket, head);
   });
+  // CONNECT (a proxy tunnel request) is not for us: a JSON 405, not a silent close.
+  server.on('connect', (_req, socket: Socket) => {
+    socket.on('error', destroySocket);
+    abort(socket, 405, 'CONNECT is not supported', { Allow: 'GET, HEAD, POST' });
+  });
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);

@@ -83,3 +83,9 @@ test('a connection that says nothing is dropped after the idle timeout', async (
     await quick.stop();
   }
 });
+
+test('CONNECT gets a JSON 405', async () => {
+  const { status, body } = await raw(s.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.equal(status, 405);
+  assert.ok(JSON.parse(body).error);
+});
