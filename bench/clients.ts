@@ -118,27 +118,50 @@ export class LongPollClient {
   }
 }
 
-/** One SSE client: splits the stream into events and hands on each `data:` line. */
-export function openSse(port: number, agent: http.Agent, onMessage: Delivery): Promise<http.ClientRequest> {
+/**
+ * One streaming client (SSE or hidden iframe): reads the chunked answer and
+ * hands each complete unit that `next` cuts off the front of the buffer to
+ * onMessage (`next` returns null when no whole unit is there yet).
+ */
+function openStream(port: number, agent: http.Agent, path: string, headers: Record<string, string>,
+  next: (buf: string) => { message: string | null; rest: string } | null, onMessage: Delivery): Promise<http.ClientRequest> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, agent, path: '/push/sse?channel=bench',
-      headers: { Accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`));
+    const req = http.get({ host: '127.0.0.1', port, agent, path, headers }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`${path} answered ${res.statusCode}`));
       res.setEncoding('utf8');
       let buf = '';
       let resolved = false;
       res.on('data', (s: string) => {
         if (!resolved) { resolved = true; resolve(req); }
         buf += s;
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) !== -1) {
-          const event = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const dataLine = event.split('\n').find((l) => l.startsWith('data:'));
-          if (dataLine && event.includes('event: tick')) onMessage(dataLine.slice(5).trim());
+        for (let cut = next(buf); cut !== null; cut = next(buf)) {
+          buf = cut.rest;
+          if (cut.message !== null) onMessage(cut.message);
         }
       });
     });
     req.on('error', reject);
   });
+}
+
+/** One SSE client: each `tick` event's `data:` line. */
+export function openSse(port: number, agent: http.Agent, onMessage: Delivery): Promise<http.ClientRequest> {
+  return openStream(port, agent, '/push/sse?channel=bench', { Accept: 'text/event-stream' }, (buf) => {
+    const cut = buf.indexOf('\n\n');
+    if (cut === -1) return null;
+    const event = buf.slice(0, cut);
+    const dataLine = event.split('\n').find((l) => l.startsWith('data:'));
+    return { message: dataLine && event.includes('event: tick') ? dataLine.slice(5).trim() : null, rest: buf.slice(cut + 2) };
+  }, onMessage);
+}
+
+/** One hidden-iframe client: the argument of each `parent.cb(...)` script holding a `tick`. */
+export function openIframe(port: number, agent: http.Agent, onMessage: Delivery): Promise<http.ClientRequest> {
+  return openStream(port, agent, '/push/iframe?channel=bench&callback=cb', {}, (buf) => {
+    const end = buf.indexOf(')</script>');
+    if (end === -1) return null;
+    const start = buf.lastIndexOf('parent.cb(', end);
+    const message = start === -1 ? null : buf.slice(start + 'parent.cb('.length, end);
+    return { message: message !== null && message.includes('"tick"') ? message : null, rest: buf.slice(end + ')</script>'.length) };
+  }, onMessage);
 }

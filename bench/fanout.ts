@@ -12,7 +12,7 @@
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { benchScale, percentile, printTable, sleep, Worker, type Row } from './lib.js';
-import { LongPollClient, openMany, openSse, RawWebSocket } from './clients.js';
+import { LongPollClient, openIframe, openMany, openSse, RawWebSocket } from './clients.js';
 
 type Kind = 'ws' | 'longpoll' | 'sse' | 'iframe';
 
@@ -29,31 +29,6 @@ interface FanoutResult {
 function stamp(text: string): { seq: number; t: number } {
   const v = JSON.parse(text);
   return v.data && typeof v.data === 'object' ? v.data : v;
-}
-
-function openIframe(port: number, agent: http.Agent, onMessage: (text: string) => void): Promise<http.ClientRequest> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, agent, path: '/push/iframe?channel=bench&callback=cb' }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`iframe answered ${res.statusCode}`));
-      res.setEncoding('utf8');
-      let buf = '';
-      let resolved = false;
-      res.on('data', (s: string) => {
-        if (!resolved) { resolved = true; resolve(req); }
-        buf += s;
-        let end: number;
-        while ((end = buf.indexOf(')</script>')) !== -1) {
-          const start = buf.lastIndexOf('parent.cb(', end);
-          if (start !== -1) {
-            const msg = buf.slice(start + 'parent.cb('.length, end);
-            if (msg.includes('"tick"')) onMessage(msg);
-          }
-          buf = buf.slice(end + ')</script>'.length);
-        }
-      });
-    });
-    req.on('error', reject);
-  });
 }
 
 async function fanout(impl: 'ours' | 'ws' | 'floor', kind: Kind, n: number, publishes: number): Promise<FanoutResult> {

@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { applyMaskWasm, NO_WASM, unmaskIntoWasm, unmaskWasm, wasmMask } from './wasm-mask.js';
+import { applyMaskWasm, keyWord, NO_WASM, unmaskIntoWasm, unmaskWasm, wasmMask } from './wasm-mask.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 /** Below this, a byte loop beats setting up a word view. */
@@ -56,12 +56,6 @@ export function unmaskInto(src: Uint8Array, key: Uint8Array, phase: number, dst:
 // socket chunk share their ArrayBuffer, so most calls reuse it, not allocate.
 let viewBuffer: ArrayBufferLike | null = null;
 let view: Int32Array<ArrayBufferLike> = new Int32Array(0);
-
-/** The key as a little-endian 32-bit word, rotated to start at payload offset `phase`. */
-function keyWord(key: Uint8Array, phase: number): number {
-  const p = phase & 3;
-  return key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
-}
 
 /** A word view of the whole ArrayBuffer, cached: socket chunks often share one. */
 function wordsOf(buffer: ArrayBufferLike): Int32Array {

@@ -157,6 +157,16 @@ function instantiate(): WasmMask | null {
   }
 }
 
+/**
+ * The key as a little-endian 32-bit word starting at payload offset `phase`.
+ * Wasm memory is little-endian whatever the host, and so are the JS word views
+ * (used only on little-endian hosts): byte 0 of the word is key[phase].
+ */
+export function keyWord(key: Uint8Array, phase: number): number {
+  const p = phase & 3;
+  return key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
+}
+
 /** The instantiated kernel, or null where WebAssembly SIMD is unavailable (or PUSHWIRE_NO_WASM is set). */
 export const wasmMask: WasmMask | null = process.env.PUSHWIRE_NO_WASM ? null : instantiate();
 
@@ -170,8 +180,7 @@ export function applyMaskWasm(data: Uint8Array, key: Uint8Array, phase = 0): boo
   if (w === null) return false;
   const len = data.length;
   const p = phase & 3;
-  // Wasm memory is little-endian whatever the host: byte 0 of the word is key[phase].
-  const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
+  const word = keyWord(key, p);
   const mem = w.memory;
   const body = len & ~15;
   const buffer = data.buffer;
@@ -194,28 +203,11 @@ export const NO_WASM = -1;
 /**
  * Unmasks data in place like applyMaskWasm, through mask_ascii: returns 0 if
  * every unmasked byte is ASCII, a positive number if not, NO_WASM (doing
- * nothing) when the kernel is unavailable.
+ * nothing) when the kernel is unavailable. (Each piece is copied into wasm
+ * memory before it is written back, so source and destination may be the same.)
  */
 export function unmaskWasm(data: Uint8Array, key: Uint8Array, phase: number): number {
-  const w = wasmMask;
-  if (w === null) return NO_WASM;
-  const len = data.length;
-  const p = phase & 3;
-  const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
-  const mem = w.memory;
-  const body = len & ~15;
-  const buffer = data.buffer;
-  const base = data.byteOffset;
-  let high = 0;
-  for (let off = 0; off < body; off += WASM_CHUNK) {
-    const n = Math.min(WASM_CHUNK, body - off);
-    const part = new Uint8Array(buffer, base + off, n);
-    mem.set(part, 0);
-    high |= w.kernelAscii(0, n, word);
-    part.set(n === WASM_CHUNK ? w.scratch : new Uint8Array(mem.buffer, 0, n));
-  }
-  for (let i = body; i < len; i++) high |= (data[i]! ^= key[(p + i) & 3]!) & 0x80;
-  return high === 0 ? 0 : 1;
+  return unmaskIntoWasm(data, key, phase, data, 0);
 }
 
 /**
@@ -230,7 +222,7 @@ export function unmaskIntoWasm(src: Uint8Array, key: Uint8Array, phase: number, 
   if (w === null) return NO_WASM;
   const len = src.length;
   const p = phase & 3;
-  const word = key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
+  const word = keyWord(key, p);
   const mem = w.memory;
   const body = len & ~15;
   let high = 0;

@@ -228,17 +228,8 @@ export class RawClient {
   }
 }
 
-/** A seeded PRNG (mulberry32), so the messages are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the protocol tests, so the messages are the same on every run. */
+export { prng } from '../protocol/helpers.js';
 
 const WORDS = ('lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et ' +
   'dolore magna aliqua registration channel push server event stream message {"id": 42, "data": null} ' +
