@@ -7,6 +7,7 @@ import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
+import { websocketCloseChannel, websocketOpenChannel } from './diagnostics.js';
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type SendCallback = (err?: Error | null) => void;
@@ -140,6 +141,7 @@ export class WebSocket extends EventEmitter {
     if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
     socket.on('drain', socketOnDrain);
     this.readyState = WebSocket.OPEN;
+    if (websocketOpenChannel.hasSubscribers) websocketOpenChannel.publish({ socket, isServer: this.isServer });
     this.emit('open');
   }
 
@@ -515,6 +517,9 @@ export class WebSocket extends EventEmitter {
     this.deflate?.close();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = null;
+    if (websocketCloseChannel.hasSubscribers) {
+      websocketCloseChannel.publish({ socket: this.socket, isServer: this.isServer, code: this.closeCode });
+    }
     this.emit('close', this.closeCode, this.closeReason);
   }
 }
