@@ -1,26 +1,56 @@
-/** The command line of CONTRACT.md: flags win over environment variables. */
+import { DEFAULT_ALLOWED_ORIGINS, parseAllowedOrigins } from './http/origin.js';
+
+/** The command line (docs/PROTOCOL.md): flags win over environment variables. */
 export interface ServerConfig {
   port: number;
   host: string;
   capacity: number;
   dataDir: string;
   maxMessage: number;
+  // Operations (docs/PROTOCOL.md §5); optional for callers that build a config by hand.
+  /** Origins allowed besides the server's own, or ['*']. */
+  allowOrigin?: string[];
+  /** Open connections at once; 0: no limit; absent: the open-file limit minus a reserve. */
+  maxConnections?: number;
+  /** Open connections at once per client address; 0: no limit. */
+  maxConnectionsPerIp?: number;
+  /** Time a connection gets to send a complete request head, ms. */
+  headersTimeout?: number;
+  /** An HTTP connection silent both ways this long is closed, ms; 0: never. */
+  idleTimeout?: number;
 }
 
 export class ConfigError extends Error {}
 
 export const HELP = `Usage: node dist/server.js [options]
 
-  --port N            TCP port (0 takes a free one)         env PORT         default 3000
-  --host H            address to listen on                  env HOST         default 127.0.0.1
-  --capacity N        places in the sign-up demo (>= 1)     env CAPACITY     default 100
-  --data-dir DIR      where the registration journal lives  env DATA_DIR     default ./data
-  --max-message BYTES largest WebSocket message accepted    env MAX_MESSAGE  default 16777216
-  --help              print this and exit
+  --port N                    TCP port (0 takes a free one)              env PORT
+                              default 3000
+  --host H                    address to listen on                       env HOST
+                              default 127.0.0.1
+  --capacity N                places in the sign-up demo (>= 1)          env CAPACITY
+                              default 100
+  --data-dir DIR              where the registration journal lives       env DATA_DIR
+                              default ./data
+  --max-message BYTES         largest WebSocket message accepted         env MAX_MESSAGE
+                              default 16777216
+  --allow-origin LIST         origins allowed besides the server's own:  env ALLOW_ORIGIN
+                              comma-separated, or *
+                              default http://localhost:*,http://127.0.0.1:*
+  --max-connections N         open connections at once (0: no limit)     env MAX_CONNECTIONS
+                              default the open-file limit minus 256
+  --max-connections-per-ip N  the same from one client address           env MAX_CONNECTIONS_PER_IP
+                              (an IPv6 /64; 0: no limit; 127.0.0.1 and ::1 exempt)
+                              default 1000
+  --headers-timeout MS        time to send a complete request head       env HEADERS_TIMEOUT
+                              default 30000
+  --idle-timeout MS           close an HTTP connection silent this long  env IDLE_TIMEOUT
+                              (0: never) default 75000
+  --help                      print this and exit
 
 Flags take "--flag value" or "--flag=value". Prints "listening on http://HOST:PORT" when ready.`;
 
-interface Spec { env: string; parse: (raw: string, name: string) => number | string }
+interface Spec { env: string; parse: (raw: string, name: string) => number | string | string[] }
 
 const SPECS: Record<string, Spec & { key: keyof ServerConfig }> = {
   port: { key: 'port', env: 'PORT', parse: (v, n) => integer(v, n, 0, 65535) },
@@ -28,9 +58,25 @@ const SPECS: Record<string, Spec & { key: keyof ServerConfig }> = {
   capacity: { key: 'capacity', env: 'CAPACITY', parse: (v, n) => integer(v, n, 1, Number.MAX_SAFE_INTEGER) },
   'data-dir': { key: 'dataDir', env: 'DATA_DIR', parse: (v, n) => nonEmpty(v, n) },
   'max-message': { key: 'maxMessage', env: 'MAX_MESSAGE', parse: (v, n) => integer(v, n, 1, 2 ** 31 - 1) },
+  'allow-origin': { key: 'allowOrigin', env: 'ALLOW_ORIGIN', parse: (v, n) => originList(v, n) },
+  'max-connections': { key: 'maxConnections', env: 'MAX_CONNECTIONS', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
+  'max-connections-per-ip': { key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
+  'headers-timeout': { key: 'headersTimeout', env: 'HEADERS_TIMEOUT', parse: (v, n) => integer(v, n, 1, 3_600_000) },
+  'idle-timeout': { key: 'idleTimeout', env: 'IDLE_TIMEOUT', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
 };
 
 export const DEFAULTS: ServerConfig = { port: 3000, host: '127.0.0.1', capacity: 100, dataDir: './data', maxMessage: 16 * 1024 * 1024 };
+
+/**
+ * Defaults of the operational settings, applied by createPushwireServer when the
+ * config leaves them out (maxConnections: the open-file limit minus a reserve).
+ */
+export const OPERATION_DEFAULTS = {
+  allowOrigin: DEFAULT_ALLOWED_ORIGINS,
+  maxConnectionsPerIp: 1000,
+  headersTimeout: 30_000,
+  idleTimeout: 75_000,
+} as const;
 
 function integer(raw: string, name: string, min: number, max: number): number {
   const text = raw.trim();
@@ -38,6 +84,15 @@ function integer(raw: string, name: string, min: number, max: number): number {
   const n = Number(text);
   if (n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function originList(raw: string, name: string): string[] {
+  try {
+    parseAllowedOrigins(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+  return raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
 }
 
 function nonEmpty(raw: string, name: string): string {
@@ -48,7 +103,7 @@ function nonEmpty(raw: string, name: string): string {
 /** Returns the configuration, 'help' for --help, or throws ConfigError naming the bad flag or variable. */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' {
   const config: ServerConfig = { ...DEFAULTS };
-  const set = config as unknown as Record<string, number | string>;
+  const set = config as unknown as Record<string, unknown>;
   for (const [, spec] of Object.entries(SPECS)) {
     const raw = env[spec.env];
     if (raw !== undefined) set[spec.key] = spec.parse(raw, `environment variable ${spec.env}`);

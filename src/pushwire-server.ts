@@ -2,16 +2,26 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ServerConfig } from './config.js';
 import { Router } from './http/router.js';
-import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort } from './websocket/server.js';
 import { destroySocket } from './websocket/websocket.js';
 import { httpErrorResponse } from './protocol/handshake.js';
 import { mountApp } from './app/index.js';
+import { OPERATION_DEFAULTS } from './config.js';
+import { ConnectionGuard } from './http/connection-guard.js';
+import { parseAllowedOrigins } from './http/origin.js';
+import { MetricsRegistry } from './metrics/registry.js';
+import { HttpMetrics } from './metrics/http-metrics.js';
+import { maxFileCount, registerProcessMetrics } from './metrics/process-metrics.js';
+import { registerPushMetrics, serveMetrics } from './metrics/endpoint.js';
 
-/** Inactivity (no byte either way) after which an HTTP connection is dropped. */
-const IDLE_TIMEOUT = 75_000;
+/** File descriptors kept free of connections by the default connection limit (journal, files, zlib, DNS). */
+const FD_RESERVE = 256;
+/** The default connection limit where the open-file limit cannot be read. */
+const FALLBACK_MAX_CONNECTIONS = 10_000;
+/** How often Node checks its own headersTimeout: a backstop behind our per-connection timer. */
+const CONNECTIONS_CHECKING_INTERVAL = 5_000;
 
 /** Something that holds connections open and must let go of them on shutdown. */
 export interface Closable {
@@ -24,6 +34,10 @@ export interface PushwireServer {
   readonly config: ServerConfig;
   /** The push layer (issue 3): publish on channels, handle client events. */
   readonly push: PushApi;
+  /** Served at GET /metrics; layers register their own counters and gauges here. */
+  readonly metrics: MetricsRegistry;
+  /** The limits in force (the defaults resolved). */
+  readonly limits: { maxConnections: number; maxConnectionsPerIp: number; headersTimeout: number; idleTimeout: number };
   /** Starts listening; resolves with the real address. */
   listen(): Promise<{ host: string; port: number }>;
   /** CONTRACT.md shutdown: stop accepting, close every client properly, resolve when done (at most ~4 s). */
@@ -36,8 +50,10 @@ export interface PushwireServerOptions {
   refuseUpgrades?: boolean;
   /** Where the demo's start and stop lines go (default stderr). */
   log?: (line: string) => void;
-  /** Drop an HTTP connection silent both ways for this long (default 75 s). */
+  /** Drop an HTTP connection silent both ways for this long (default: config.idleTimeout, 75 s). */
   idleTimeout?: number;
+  /** Node's keepAliveTimeout: an idle kept-alive connection is closed after this long (default 5 s). */
+  keepAliveTimeout?: number;
   /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
   push?: PushOptions;
 }
@@ -46,59 +62,61 @@ export interface PushwireServerOptions {
 export function createPushwireServer(config: ServerConfig, options: PushwireServerOptions = {}): PushwireServer {
   const router = new Router();
   const closables: Closable[] = [];
-  const sockets = new Set<Socket>();
-  // One listener for every socket (not a closure each: idle connections are many).
-  const forgetSocket = function (this: Socket) { sockets.delete(this); };
-  let stopping = false;
   let shutdown: Promise<void> | null = null;
+  const limits = resolveLimits(config, options);
+
+  const metrics = new MetricsRegistry();
+  const stopProcessMetrics = registerProcessMetrics(metrics);
+  const guard: ConnectionGuard = new ConnectionGuard({
+    ...limits,
+    origins: parseAllowedOrigins(config.allowOrigin ?? OPERATION_DEFAULTS.allowOrigin),
+  }, new HttpMetrics(metrics, () => guard.sockets, () => guard.limits.open));
 
   const server = http.createServer({
-    // Checked below, to answer with a JSON error like every other refusal.
+    // Checked by the guard, to answer with a JSON error like every other refusal.
     requireHostHeader: false,
-    // A client gets this long to send its request head...
-    headersTimeout: 30_000,
-    connectionsCheckingInterval: 5_000,
+    // The guard's timer closes a connection without a complete head at headersTimeout;
+    // Node's own check, on an interval, is only a backstop.
+    headersTimeout: limits.headersTimeout,
+    requestTimeout: Math.max(300_000, limits.headersTimeout),
+    connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL,
+    ...(options.keepAliveTimeout !== undefined ? { keepAliveTimeout: options.keepAliveTimeout } : {}),
   }, (req, res) => {
-    if (stopping) {
-      res.setHeader('Connection', 'close');
-      return sendError(res, 503, 'server is shutting down');
-    }
-    if (req.headers.host === undefined && req.httpVersion === '1.1') return sendError(res, 400, 'missing Host header');
-    router.handleRequest(req, res);
+    if (guard.admitRequest(req, res)) router.handleRequest(req, res);
   });
-  // ...and a connection that stays silent both ways this long is dropped: longer than
-  // the longest long poll (60 s) and the stream heartbeats (25 s); WebSockets turn it off.
-  server.setTimeout(options.idleTimeout ?? IDLE_TIMEOUT);
+  // A connection silent both ways this long is dropped: longer than the longest long
+  // poll (60 s) and the stream heartbeats (25 s); WebSockets turn it off.
+  server.setTimeout(limits.idleTimeout);
+  guard.attach(server);
   server.on('upgrade', (req, socket, head) => {
-    if (options.refuseUpgrades) {
-      socket.on('error', destroySocket);
-      return abort(socket, 403, 'WebSocket upgrades are refused here');
-    }
+    if (!guard.admitUpgrade(req, socket)) return;
+    if (options.refuseUpgrades) return abort(socket, 403, 'WebSocket upgrades are refused here');
     router.handleUpgrade(req, socket, head);
   });
   // CONNECT (a proxy tunnel request) is not for us: a JSON 405, not a silent close.
   server.on('connect', (_req, socket: Socket) => {
+    guard.headReceived(socket);
     socket.on('error', destroySocket);
     abort(socket, 405, 'CONNECT is not supported', { Allow: 'GET, HEAD, POST' });
   });
-  server.on('connection', (socket: Socket) => {
-    socket.setNoDelay(true);
-    sockets.add(socket);
-    socket.on('close', forgetSocket);
-  });
+  server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return void socket.destroy();
     if (err.code === 'HPE_HEADER_OVERFLOW') socket.end(httpErrorResponse(431, 'request headers too large'));
-    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.end(httpErrorResponse(408, 'request took too long'));
-    else socket.end(httpErrorResponse(400, 'bad HTTP request'));
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      guard.metrics.timedOut('headers');
+      socket.end(httpErrorResponse(408, 'request took too long'));
+    } else socket.end(httpErrorResponse(400, 'bad HTTP request'));
   });
 
+  router.get('/metrics', serveMetrics(metrics));
 
   const echo = mountEcho(router, config.maxMessage);
   closables.push({ close: () => new Promise<void>((resolve) => echo.close(resolve)) });
 
   const push = mountPush(router, { dataDir: config.dataDir, maxMessage: config.maxMessage, ...options.push });
   closables.push(push);
+  registerPushMetrics(metrics, push);
 
   // The demo (issue 4): the page, /push.js, /api/registrations and the chat.
   const app = mountApp(router, push, config, options.log ? { log: options.log } : {});
@@ -109,6 +127,8 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     router,
     config,
     push,
+    metrics,
+    limits,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -123,14 +143,26 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     shutdown() {
       // A second call (SIGTERM after SIGINT) waits for the same shutdown.
       return (shutdown ??= (async () => {
-        stopping = true;
+        guard.stopping = true;
         server.close();
         server.closeIdleConnections();
         const closed = Promise.all(closables.map((c) => c.close()));
         const deadline = new Promise((resolve) => setTimeout(resolve, 4000).unref());
         await Promise.race([closed, deadline]);
-        for (const socket of sockets) socket.destroy();
+        stopProcessMetrics();
+        for (const socket of guard.sockets) socket.destroy();
       })());
     },
+  };
+}
+
+/** The limits of docs/PROTOCOL.md §5.1, from the config (flags) and the options, defaults filled in. */
+function resolveLimits(config: ServerConfig, options: PushwireServerOptions): PushwireServer['limits'] {
+  const fileLimit = maxFileCount();
+  return {
+    maxConnections: config.maxConnections ?? (fileLimit === null ? FALLBACK_MAX_CONNECTIONS : Math.max(1, fileLimit - FD_RESERVE)),
+    maxConnectionsPerIp: config.maxConnectionsPerIp ?? OPERATION_DEFAULTS.maxConnectionsPerIp,
+    headersTimeout: config.headersTimeout ?? OPERATION_DEFAULTS.headersTimeout,
+    idleTimeout: options.idleTimeout ?? config.idleTimeout ?? OPERATION_DEFAULTS.idleTimeout,
   };
 }

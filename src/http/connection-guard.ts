@@ -1,0 +1,179 @@
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HttpMetrics } from '../metrics/http-metrics.js';
+import { abort } from '../websocket/server.js';
+import { destroySocket } from '../websocket/websocket.js';
+import { ConnectionLimits, addressKey, type LimitReason } from './connection-limits.js';
+import { HeadTimeouts } from './head-timeout.js';
+import { originChecked, originRefusal, type OriginPolicy } from './origin.js';
+import { requestUrl, sendError } from './respond.js';
+
+export interface GuardSettings {
+  /** Open connections at once; 0: no limit. */
+  maxConnections: number;
+  /** Open connections at once per client address; 0: no limit. */
+  maxConnectionsPerIp: number;
+  /** Time for a complete request head, ms. */
+  headersTimeout: number;
+  origins: OriginPolicy;
+}
+
+/** A connection past a limit is answered 503 when its head arrives, or closed after this long. */
+const REFUSED_GRACE = 1000;
+
+const kGuard = Symbol('pushwire.guard');
+const kKey = Symbol('pushwire.addressKey');
+const kRefused = Symbol('pushwire.refusedBy');
+type Guarded = Socket & { [kGuard]?: ConnectionGuard; [kKey]?: string; [kRefused]?: LimitReason };
+
+/**
+ * What every connection and request passes before routing (docs/PROTOCOL.md
+ * §5): the connection limits, the request-head deadline, the shutdown, the
+ * Host header and the Origin check. Applied here, in one place, so that no
+ * path can forget it; counted in the HTTP metrics.
+ */
+export class ConnectionGuard {
+  /** Every open socket, admitted or not (shutdown destroys them; metrics read their byte counts). */
+  readonly sockets = new Set<Socket>();
+  readonly limits: ConnectionLimits;
+  private readonly heads: HeadTimeouts;
+  stopping = false;
+
+  constructor(private readonly settings: GuardSettings, readonly metrics: HttpMetrics) {
+    this.limits = new ConnectionLimits(settings);
+    this.heads = new HeadTimeouts(settings.headersTimeout, (socket, idle) => this.headTimedOut(socket as Guarded, idle));
+  }
+
+  /** Listens for the server's connections and idle timeouts. */
+  attach(server: http.Server): void {
+    server.on('connection', (socket: Socket) => this.connected(socket));
+    // With a listener here Node no longer destroys the socket itself: done below, and counted.
+    server.on('timeout', (socket: Duplex) => {
+      this.metrics.timedOut('idle');
+      socket.destroy();
+    });
+  }
+
+  private connected(socket: Guarded): void {
+    socket[kGuard] = this;
+    this.sockets.add(socket);
+    socket.on('close', socketOnClose);
+    this.metrics.connected(socket);
+    const key = addressKey(socket.remoteAddress);
+    const refusal = this.limits.admit(key);
+    if (refusal === null) {
+      socket[kKey] = key;
+      this.heads.start(socket);
+    } else {
+      socket[kRefused] = refusal;
+      this.metrics.refused(refusal);
+      this.heads.start(socket, Math.min(REFUSED_GRACE, this.settings.headersTimeout));
+    }
+  }
+
+  /** Before routing a request: true to route it, false when it was answered here. */
+  admitRequest(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const socket = req.socket as Guarded;
+    this.heads.headReceived(socket);
+    res.once('close', responseOnClose);
+    const refusal = this.stopping ? 'server is shutting down' : socket[kRefused] ? this.limitMessage(socket[kRefused]) : null;
+    if (refusal !== null) {
+      sendError(res, 503, refusal, { Connection: 'close' });
+      return false;
+    }
+    if (req.headers.host === undefined && req.httpVersion === '1.1') {
+      sendError(res, 400, 'missing Host header');
+      return false;
+    }
+    const origin = this.originRefusal(req, false);
+    if (origin !== null) {
+      this.metrics.refused('origin');
+      sendError(res, 403, origin);
+      return false;
+    }
+    return true;
+  }
+
+  /** Before routing an upgrade: true to route it, false when it was refused here (before any handshake). */
+  admitUpgrade(req: http.IncomingMessage, socket: Duplex): boolean {
+    this.heads.headReceived(socket);
+    this.metrics.upgradeRequested();
+    if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
+    const refused = (socket as Guarded)[kRefused];
+    if (this.stopping || refused) {
+      abort(socket, 503, refused ? this.limitMessage(refused) : 'server is shutting down');
+      return false;
+    }
+    const origin = this.originRefusal(req, true);
+    if (origin !== null) {
+      this.metrics.refused('origin');
+      abort(socket, 403, origin);
+      return false;
+    }
+    return true;
+  }
+
+  /** A request that is not routed (CONNECT): its head came, no deadline any more. */
+  headReceived(socket: Duplex): void {
+    this.heads.headReceived(socket);
+  }
+
+  private originRefusal(req: http.IncomingMessage, upgrade: boolean): string | null {
+    const origin = req.headers.origin;
+    if (origin === undefined) return null;
+    let path: string;
+    try {
+      // The router's own reading of the target, so that "/x/../push/sse" is seen as the push path it reaches.
+      path = requestUrl(req.url).pathname;
+    } catch {
+      path = req.url ?? '/';
+    }
+    if (!originChecked(req.method, path, upgrade)) return null;
+    return originRefusal(this.settings.origins, origin, req.headers.host);
+  }
+
+  private limitMessage(reason: LimitReason): string {
+    return reason === 'max_connections'
+      ? `too many connections (limit ${this.settings.maxConnections}); retry later`
+      : `too many connections from your address (limit ${this.settings.maxConnectionsPerIp}); retry later`;
+  }
+
+  private headTimedOut(socket: Guarded, idle: boolean): void {
+    if (socket[kRefused]) return abort(socket, 503, this.limitMessage(socket[kRefused]));
+    if (idle) {
+      // A kept-alive connection with no next request: closed quietly, as Node's keepAliveTimeout would
+      // (an unasked-for 408 could be taken for the answer to a request sent at the same moment).
+      this.metrics.timedOut('idle');
+      socket.end();
+      return;
+    }
+    this.metrics.timedOut('headers');
+    abort(socket, 408, `no complete request head within ${this.settings.headersTimeout} ms`);
+  }
+
+  /** @internal */
+  socketClosed(socket: Guarded): void {
+    this.sockets.delete(socket);
+    this.heads.stop(socket);
+    const key = socket[kKey];
+    if (key !== undefined) this.limits.release(key);
+    this.metrics.disconnected(socket);
+  }
+
+  /** @internal */
+  exchangeDone(res: http.ServerResponse, socket: Guarded): void {
+    this.metrics.answered(res.statusCode, res.headersSent);
+    this.heads.exchangeDone(socket);
+  }
+}
+
+// Shared listeners with a back-reference: no closure per connection or request.
+function socketOnClose(this: Guarded): void {
+  this[kGuard]?.socketClosed(this);
+}
+
+function responseOnClose(this: http.ServerResponse): void {
+  const socket = this.req.socket as Guarded;
+  socket[kGuard]?.exchangeDone(this, socket);
+}

@@ -1,0 +1,285 @@
+// Shared by the attack tests: a server in a child process, raw exchanges, a
+// well-behaved client that measures its latency while the attacks run.
+import http from 'node:http';
+import net from 'node:net';
+import { createRequire } from 'node:module';
+import { startServer as spawnServer, tempDataDir, type Started } from '../cli/helpers.js';
+
+const require = createRequire(import.meta.url);
+const WebSocketClient = require('ws') as typeof import('ws').WebSocket;
+
+export interface Server extends Started {
+  base: string;
+  /** Sends SIGTERM and waits for the exit; the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `node dist/server.js --port 0 --data-dir <tmp> ...args` (on 127.0.0.1). */
+export async function startServer(args: string[] = []): Promise<Server> {
+  const started = await spawnServer(['--port', '0', '--data-dir', tempDataDir(), ...args]);
+  return {
+    ...started,
+    base: `http://127.0.0.1:${started.port}`,
+    async stop() {
+      if (started.child.exitCode === null) started.child.kill('SIGTERM');
+      return (await started.exited).code;
+    },
+  };
+}
+
+export interface RawAnswer {
+  /** Everything the server sent, as latin1 text. */
+  text: string;
+  /** The status of the first answer, or null if none came. */
+  status: number | null;
+  /** The JSON body of the first answer, if it had one. */
+  json: any;
+  /** ms from the start (connect, or `since`) to the close. */
+  closedAfter: number;
+}
+
+export interface RawOptions {
+  localAddress?: string;
+  /** Give up (destroy, reject) after this long. */
+  timeout?: number;
+  /** Half-close after writing (the server then sees the end of the request stream). */
+  end?: boolean;
+}
+
+/** Writes `bytes` on a fresh connection and collects everything until the server closes it. */
+export function rawExchange(port: number, bytes: Buffer | string, options: RawOptions = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: options.localAddress }, () => {
+      if (bytes.length > 0) socket.write(bytes);
+      if (options.end) socket.end();
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {}); // a reset after the answer is still an answer
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${options.timeout} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 120))}`));
+    }, options.timeout ?? 10_000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(parseAnswer(Buffer.concat(chunks).toString('latin1'), Date.now() - started));
+    });
+  });
+}
+
+export function parseAnswer(text: string, closedAfter: number): RawAnswer {
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+  let json: unknown;
+  const split = text.indexOf('\r\n\r\n');
+  if (m && split !== -1) {
+    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, split));
+    const body = length ? text.slice(split + 4, split + 4 + Number(length[1])) : '';
+    try {
+      json = JSON.parse(Buffer.from(body, 'latin1').toString('utf8'));
+    } catch {
+      json = undefined;
+    }
+  }
+  return { text, status: m ? Number(m[1]) : null, json, closedAfter };
+}
+
+/** An RFC 6455 upgrade request head for `path`, with extra header lines. */
+export function upgradeHead(path: string, headers: Record<string, string> = {}): string {
+  let head = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  return head + '\r\n';
+}
+
+/** Opens a connection that sends an upgrade and resolves once the status line is in (the socket stays open). */
+export function openUpgrade(port: number, path: string, localAddress?: string, headers: Record<string, string> = {}): Promise<{ status: number; socket: net.Socket; text: () => string; closed: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => socket.write(upgradeHead(path, headers)));
+    let text = '';
+    let settled = false;
+    const closed = new Promise<void>((done) => socket.on('close', () => done()));
+    socket.setEncoding('latin1');
+    socket.on('error', (err) => { if (!settled) { settled = true; reject(err); } });
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const m = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+      if (m && !settled && text.includes('\r\n\r\n')) {
+        settled = true;
+        resolve({ status: Number(m[1]), socket, text: () => text, closed });
+      }
+    });
+    socket.on('close', () => { if (!settled) { settled = true; reject(new Error(`closed without an answer: ${JSON.stringify(text)}`)); } });
+  });
+}
+
+/** The value of a sample in a /metrics text (0 when absent). */
+export function metric(text: string, sample: string): number {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(sample + ' ')) return Number(line.slice(sample.length + 1));
+  }
+  return 0;
+}
+
+export async function scrape(base: string): Promise<string> {
+  const res = await fetch(`${base}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics: ${res.status}`);
+  return res.text();
+}
+
+/**
+ * Scrapes until `check` holds for the metrics text (the server closes sockets
+ * a moment after the clients do); returns the last text, or throws with it.
+ */
+export async function scrapeUntil(base: string, check: (text: string) => boolean, what: string, ms = 5000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const text = await scrape(base);
+    if (check(text)) return text;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface LatencyReport {
+  requests: number;
+  failures: string[];
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * A client that behaves: one kept-alive HTTP connection asking for the
+ * registration count, and one WebSocket on /echo sending a message and waiting
+ * for its echo, in a loop, each from `localAddress`. It measures every round
+ * trip; an error or a refusal is a failure. Its connections are opened before
+ * the attack starts, as those of clients already being served.
+ */
+export class WellBehavedClient {
+  private readonly latencies: number[] = [];
+  private readonly failures: string[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[] = [];
+  private agent: http.Agent;
+  private ws: import('ws').WebSocket | null = null;
+
+  private constructor(private readonly base: string, private readonly localAddress: string) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress } as http.AgentOptions);
+  }
+
+  static async start(base: string, options: { localAddress?: string; http?: boolean; ws?: boolean } = {}): Promise<WellBehavedClient> {
+    const client = new WellBehavedClient(base, options.localAddress ?? '127.0.0.3');
+    if (options.ws !== false) await client.openWs();
+    if (options.http !== false) {
+      await client.get(); // the connection is open before the attack
+      client.loops.push(client.httpLoop());
+    }
+    if (client.ws) client.loops.push(client.wsLoop());
+    return client;
+  }
+
+  private get(): Promise<void> {
+    return new Promise((resolve) => {
+      const t0 = performance.now();
+      const req = http.get(`${this.base}/api/registrations`, { agent: this.agent, localAddress: this.localAddress }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) this.latencies.push(performance.now() - t0);
+          else this.failures.push(`GET /api/registrations: ${res.statusCode}`);
+          resolve();
+        });
+      });
+      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => {
+        this.failures.push(`GET /api/registrations: ${err.message}`);
+        resolve();
+      });
+    });
+  }
+
+  private async httpLoop(): Promise<void> {
+    while (this.running) {
+      await this.get();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private openWs(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocketClient(`${this.base.replace('http', 'ws')}/echo`, { localAddress: this.localAddress });
+      ws.once('open', () => {
+        this.ws = ws;
+        resolve();
+      });
+      ws.once('error', reject);
+      ws.on('close', (code: number) => { if (this.running) this.failures.push(`WebSocket closed ${code}`); });
+    });
+  }
+
+  private async wsLoop(): Promise<void> {
+    const ws = this.ws!;
+    let n = 0;
+    while (this.running && ws.readyState === WebSocketClient.OPEN) {
+      const text = `ping ${n++}`;
+      const t0 = performance.now();
+      const echoed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => { ws.off('message', onMessage); resolve(false); }, 10_000);
+        const onMessage = (data: Buffer) => {
+          if (data.toString() !== text) return;
+          clearTimeout(timer);
+          ws.off('message', onMessage);
+          resolve(true);
+        };
+        ws.on('message', onMessage);
+        ws.send(text);
+      });
+      if (echoed) this.latencies.push(performance.now() - t0);
+      else this.failures.push(`no echo of "${text}" within 10 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Stops, closes its connections, and reports. */
+  async stop(): Promise<LatencyReport> {
+    this.running = false;
+    await Promise.all(this.loops);
+    this.ws?.close();
+    this.agent.destroy();
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return { requests: sorted.length, failures: this.failures, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN };
+  }
+}
+
+/** One line for the test output. */
+export function describeLatency(what: string, report: LatencyReport): string {
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  return `well-behaved client during ${what}: ${report.requests} round trips, p50 ${ms(report.p50)}, p99 ${ms(report.p99)}, max ${ms(report.max)}, ${report.failures.length} failures`;
+}
+
+/** Runs `attack` while a well-behaved client is served; prints and checks its latency. */
+export async function whileServing<T>(
+  t: { diagnostic(message: string): void }, base: string, what: string, attack: () => Promise<T>,
+  options: { localAddress?: string; http?: boolean; ws?: boolean; maxLatency?: number } = {},
+): Promise<T> {
+  const client = await WellBehavedClient.start(base, options);
+  let result: T;
+  try {
+    result = await attack();
+  } finally {
+    const report = await client.stop();
+    const line = describeLatency(what, report);
+    t.diagnostic(line);
+    if (report.failures.length > 0) throw new Error(`the well-behaved client failed: ${report.failures.slice(0, 5).join('; ')}`);
+    if (report.requests === 0) throw new Error('the well-behaved client made no round trip');
+    // Generous: the machine is shared; a server that stalls for seconds still fails this.
+    const bound = options.maxLatency ?? 2000;
+    if (report.max > bound) throw new Error(`${line}: a round trip took over ${bound} ms`);
+  }
+  return result;
+}
