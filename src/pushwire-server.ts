@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ServerConfig } from './config.js';
 import { Router } from './http/router.js';
+import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort } from './websocket/server.js';
@@ -98,6 +99,10 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     guard.headReceived(socket);
     socket.on('error', destroySocket);
     abort(socket, 405, 'CONNECT is not supported', { Allow: 'GET, HEAD, POST' });
+  });
+  // An Expect other than 100-continue: a JSON 417 instead of Node's empty one.
+  server.on('checkExpectation', (req, res) => {
+    if (guard.admitRequest(req, res)) sendError(res, 417, `unsupported expectation: ${req.headers.expect}`);
   });
   server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -1,12 +1,8 @@
 // Shared by the attack tests: a server in a child process, raw exchanges, a
 // well-behaved client that measures its latency while the attacks run.
-import http from 'node:http';
 import net from 'node:net';
-import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { startServer as spawnServer, tempDataDir, type Started } from '../cli/helpers.js';
-
-const require = createRequire(import.meta.url);
-const WebSocketClient = require('ws') as typeof import('ws').WebSocket;
 
 export interface Server extends Started {
   base: string;
@@ -85,8 +81,8 @@ export function parseAnswer(text: string, closedAfter: number): RawAnswer {
 }
 
 /** An RFC 6455 upgrade request head for `path`, with extra header lines. */
-export function upgradeHead(path: string, headers: Record<string, string> = {}): string {
-  let head = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+export function upgradeHead(path: string, headers: Record<string, string> = {}, host = '127.0.0.1'): string {
+  let head = `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   return head + '\r\n';
@@ -95,7 +91,7 @@ export function upgradeHead(path: string, headers: Record<string, string> = {}):
 /** Opens a connection that sends an upgrade and resolves once the status line is in (the socket stays open). */
 export function openUpgrade(port: number, path: string, localAddress?: string, headers: Record<string, string> = {}): Promise<{ status: number; socket: net.Socket; text: () => string; closed: Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => socket.write(upgradeHead(path, headers)));
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => socket.write(upgradeHead(path, headers, `127.0.0.1:${port}`)));
     let text = '';
     let settled = false;
     const closed = new Promise<void>((done) => socket.on('close', () => done()));
@@ -149,110 +145,35 @@ export interface LatencyReport {
   max: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 /**
- * A client that behaves: one kept-alive HTTP connection asking for the
- * registration count, and one WebSocket on /echo sending a message and waiting
- * for its echo, in a loop, each from `localAddress`. It measures every round
- * trip; an error or a refusal is a failure. Its connections are opened before
- * the attack starts, as those of clients already being served.
+ * A client that behaves, in a worker thread of its own so that what it
+ * measures is the server's latency, not the attack code's hold on the test's
+ * event loop: one kept-alive HTTP connection asking for the registration
+ * count and one WebSocket on /echo, each in a loop, from `localAddress`
+ * (well-behaved-worker.ts). Its connections are open before the attack
+ * starts, as those of clients already being served.
  */
 export class WellBehavedClient {
-  private readonly latencies: number[] = [];
-  private readonly failures: string[] = [];
-  private running = true;
-  private readonly loops: Promise<void>[] = [];
-  private agent: http.Agent;
-  private ws: import('ws').WebSocket | null = null;
-
-  private constructor(private readonly base: string, private readonly localAddress: string) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress } as http.AgentOptions);
-  }
+  private constructor(private readonly worker: Worker) {}
 
   static async start(base: string, options: { localAddress?: string; http?: boolean; ws?: boolean } = {}): Promise<WellBehavedClient> {
-    const client = new WellBehavedClient(base, options.localAddress ?? '127.0.0.3');
-    if (options.ws !== false) await client.openWs();
-    if (options.http !== false) {
-      await client.get(); // the connection is open before the attack
-      client.loops.push(client.httpLoop());
-    }
-    if (client.ws) client.loops.push(client.wsLoop());
-    return client;
-  }
-
-  private get(): Promise<void> {
-    return new Promise((resolve) => {
-      const t0 = performance.now();
-      const req = http.get(`${this.base}/api/registrations`, { agent: this.agent, localAddress: this.localAddress }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) this.latencies.push(performance.now() - t0);
-          else this.failures.push(`GET /api/registrations: ${res.statusCode}`);
-          resolve();
-        });
-      });
-      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-      req.on('error', (err) => {
-        this.failures.push(`GET /api/registrations: ${err.message}`);
-        resolve();
-      });
+    const worker = new Worker(new URL('./well-behaved-worker.js', import.meta.url), {
+      workerData: { base, localAddress: options.localAddress ?? '127.0.0.3', http: options.http !== false, ws: options.ws !== false },
     });
-  }
-
-  private async httpLoop(): Promise<void> {
-    while (this.running) {
-      await this.get();
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  private openWs(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocketClient(`${this.base.replace('http', 'ws')}/echo`, { localAddress: this.localAddress });
-      ws.once('open', () => {
-        this.ws = ws;
-        resolve();
-      });
-      ws.once('error', reject);
-      ws.on('close', (code: number) => { if (this.running) this.failures.push(`WebSocket closed ${code}`); });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
+      worker.once('error', reject);
     });
-  }
-
-  private async wsLoop(): Promise<void> {
-    const ws = this.ws!;
-    let n = 0;
-    while (this.running && ws.readyState === WebSocketClient.OPEN) {
-      const text = `ping ${n++}`;
-      const t0 = performance.now();
-      const echoed = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => { ws.off('message', onMessage); resolve(false); }, 10_000);
-        const onMessage = (data: Buffer) => {
-          if (data.toString() !== text) return;
-          clearTimeout(timer);
-          ws.off('message', onMessage);
-          resolve(true);
-        };
-        ws.on('message', onMessage);
-        ws.send(text);
-      });
-      if (echoed) this.latencies.push(performance.now() - t0);
-      else this.failures.push(`no echo of "${text}" within 10 s`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    return new WellBehavedClient(worker);
   }
 
   /** Stops, closes its connections, and reports. */
   async stop(): Promise<LatencyReport> {
-    this.running = false;
-    await Promise.all(this.loops);
-    this.ws?.close();
-    this.agent.destroy();
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    return { requests: sorted.length, failures: this.failures, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN };
+    const report = new Promise<LatencyReport>((resolve) => this.worker.once('message', resolve));
+    this.worker.postMessage('stop');
+    const result = await report;
+    await this.worker.terminate();
+    return result;
   }
 }
 
