@@ -24,4 +24,8 @@ export { Router, type RequestHandler, type UpgradeHandler } from './http/router.
 
 // The whole server of `node dist/server.js`.
 export { createPushwireServer, type PushwireServer, type PushwireServerOptions } from './pushwire-server.js';
-export { DEFAULTS, parseConfig, type ServerConfig } from './config.js';
+export { DEFAULTS, OPERATION_DEFAULTS, parseConfig, type ServerConfig } from './config.js';
+
+// Operations: metrics in the Prometheus text format, the Origin rule.
+export { MetricsRegistry, Counter, Gauge, CounterChild, GaugeChild, EXPOSITION_CONTENT_TYPE, type MetricOptions } from './metrics/registry.js';
+export { parseAllowedOrigins, originRefusal, DEFAULT_ALLOWED_ORIGINS, type OriginPolicy } from './http/origin.js';
