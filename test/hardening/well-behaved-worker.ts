@@ -8,6 +8,9 @@ import type { LatencyReport } from './helpers.js';
 const require = createRequire(import.meta.url);
 const WebSocketClient = require('ws') as typeof import('ws').WebSocket;
 
+// Loaded outside a worker (a test runner listing every file of the folder): nothing to do.
+if (parentPort === null) process.exit(0);
+
 const { base, localAddress, http: useHttp, ws: useWs } = workerData as { base: string; localAddress: string; http: boolean; ws: boolean };
 const latencies: number[] = [];
 const failures: string[] = [];
