@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import type { ServerConfig } from './config.js';
+import { OPERATION_DEFAULTS, type ServerConfig } from './config.js';
 import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
@@ -9,7 +9,6 @@ import { abort } from './websocket/server.js';
 import { destroySocket } from './websocket/websocket.js';
 import { httpErrorResponse } from './protocol/handshake.js';
 import { mountApp } from './app/index.js';
-import { OPERATION_DEFAULTS } from './config.js';
 import { ConnectionGuard } from './http/connection-guard.js';
 import { parseAllowedOrigins } from './http/origin.js';
 import { MetricsRegistry } from './metrics/registry.js';
