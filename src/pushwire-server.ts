@@ -5,9 +5,7 @@ import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
-import { abort } from './websocket/server.js';
-import { destroySocket } from './websocket/websocket.js';
-import { httpErrorResponse } from './protocol/handshake.js';
+import { abort, destroySocket, httpErrorResponse } from './http/raw-socket.js';
 import { mountApp } from './app/index.js';
 
 /** Inactivity (no byte either way) after which an HTTP connection is dropped. */

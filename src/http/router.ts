@@ -1,9 +1,8 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpError, requestUrl, sendError } from './respond.js';
-import { abort } from '../websocket/server.js';
+import { abort, destroySocket } from './raw-socket.js';
 import { checkUpgradeRequest } from '../protocol/handshake.js';
-import { destroySocket } from '../websocket/websocket.js';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
