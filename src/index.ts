@@ -4,7 +4,7 @@
 export { WebSocket, type WebSocketEvents, type SendData, type SendCallback, type WebSocketOptions } from './websocket/websocket.js';
 export { WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions, type Refusal } from './websocket/server.js';
 export { connect, type ClientOptions } from './websocket/client.js';
-export { PreparedMessage } from './websocket/permessage-deflate.js';
+export { PreparedMessage } from './websocket/prepared-message.js';
 export { setZlibConcurrency } from './websocket/zlib-limiter.js';
 export { type DeflateOptions } from './protocol/deflate-params.js';
 

@@ -5,7 +5,7 @@ import { CloseCode, DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { checkUpgradeRequest, upgradeResponse } from '../protocol/handshake.js';
 import { abort, destroySocket } from '../http/raw-socket.js';
 import { WebSocket } from './websocket.js';
-import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './permessage-deflate.js';
+import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './deflate-negotiation.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
 /** The 'upgrade' listeners of WebSocketServers, and the requests one of them took. */

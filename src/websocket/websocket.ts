@@ -7,7 +7,8 @@ import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import { destroySocket } from '../http/raw-socket.js';
-import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
+import type { PerMessageDeflate } from './deflate-codec.js';
+import type { PreparedMessage } from './prepared-message.js';
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type SendCallback = (err?: Error | null) => void;
