@@ -1,7 +1,8 @@
 /**
  * Test helpers for the sans-I/O core: a reference frame builder written
  * independently of src/protocol (byte by byte from RFC 6455 §5.2), a
- * recording FrameHandler, feeding helpers and a seeded PRNG.
+ * recording FrameHandler, feeding helpers, the byte-wise masking reference
+ * and a seeded PRNG.
  */
 import { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from '../../src/protocol/frame-decoder.js';
 import type { ProtocolError } from '../../src/protocol/errors.js';
@@ -96,6 +97,11 @@ export function show(events: Event[]): unknown[] {
       default: return ['error', e.code];
     }
   });
+}
+
+/** Masking (RFC 6455 §5.3) one byte at a time: the reference every kernel is checked against. */
+export function applyMaskBytewise(data: Uint8Array, key: Uint8Array, phase = 0): void {
+  for (let i = 0; i < data.length; i++) data[i]! ^= key[(phase + i) & 3]!;
 }
 
 /** mulberry32: small, fast, seedable. */
