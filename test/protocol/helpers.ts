@@ -82,6 +82,13 @@ export function decode(bytes: Uint8Array, cuts: number[] = [], options: FrameDec
   return rec.events;
 }
 
+/** Bytes a paused decoder holds for resume() (its private queue: only tests look at it). */
+export function pendingBytes(decoder: FrameDecoder): number {
+  let n = 0;
+  for (const b of (decoder as unknown as { pending: Buffer[] }).pending) n += b.length;
+  return n;
+}
+
 /** Every byte its own chunk. */
 export function byteCuts(n: number): number[] {
   return Array.from({ length: Math.max(0, n - 1) }, (_, i) => i + 1);
