@@ -2,12 +2,19 @@
 // Node 22 and later take `node --test build/test/` as one file, not a folder, so the
 // files are listed here and handed over by name; this works on Node 20 as well.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 const root = import.meta.dirname; // build/test
+const sources = resolve(root, '../../test');
 const targets = process.argv.slice(2);
+
+/** tsc never deletes: a built test whose source was moved or removed is left over, not run. */
+function hasSource(file: string): boolean {
+  const rel = relative(root, file);
+  return rel.startsWith('..') || existsSync(join(sources, rel.replace(/\.js$/, '.ts')));
+}
 
 function testFiles(target: string): string[] {
   const stat = statSync(target, { throwIfNoEntry: false });
@@ -18,7 +25,8 @@ function testFiles(target: string): string[] {
   if (!stat.isDirectory()) return [target];
   return readdirSync(target, { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.test.js'))
-    .map((name) => join(target, name));
+    .map((name) => join(target, name))
+    .filter(hasSource);
 }
 
 const files = (targets.length ? targets.map((t) => resolve(t)) : [root])
