@@ -86,7 +86,8 @@ function parseHead(head: string): { status: number; headers: Record<string, stri
  * Sends raw request bytes and reads one answer: until the server closes, or
  * until the head and its Content-Length body are in and the server keeps the
  * connection alive (a plain request it did not take as an upgrade). `closed`
- * says which; after `timeout` ms with no complete answer it fails.
+ * says which. An answer with `Connection: close` is read until the server does
+ * close. After `timeout` ms with no complete answer (or no promised close) it fails.
  */
 export function rawHttp(port: number, request: string | Buffer, timeout = 3000): Promise<HttpAnswer & { closed: boolean }> {
   return new Promise((resolve, reject) => {
@@ -94,8 +95,9 @@ export function rawHttp(port: number, request: string | Buffer, timeout = 3000):
     const chunks: Buffer[] = [];
     let settled = false;
     const timer = setTimeout(() => {
+      settled = true;
       socket.destroy();
-      reject(new Error(`no complete answer within ${timeout} ms: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`));
+      reject(new Error(`no complete answer (or no close after Connection: close) within ${timeout} ms: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`));
     }, timeout);
     const finish = (closed: boolean): boolean => {
       const all = Buffer.concat(chunks).toString('latin1');
@@ -115,6 +117,7 @@ export function rawHttp(port: number, request: string | Buffer, timeout = 3000):
       const body = all.slice(end + 4);
       const length = Number(parsed.headers['content-length']);
       if (!closed && !(Number.isFinite(length) && Buffer.byteLength(body, 'latin1') >= length)) return false;
+      if (!closed && /\bclose\b/i.test(parsed.headers.connection ?? '')) return false; // the close follows
       settled = true;
       clearTimeout(timer);
       socket.destroy();
@@ -123,8 +126,7 @@ export function rawHttp(port: number, request: string | Buffer, timeout = 3000):
     };
     socket.on('data', (c) => {
       chunks.push(c);
-      // Give the server a moment to close after a complete answer, so `closed` is meaningful.
-      if (!settled) setTimeout(() => { if (!settled) finish(false); }, 100);
+      if (!settled) finish(false);
     });
     socket.on('error', () => {});
     socket.on('close', () => { if (!settled) finish(true); });
