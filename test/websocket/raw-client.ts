@@ -370,6 +370,12 @@ export interface TestServer {
   port: number;
   /** The server itself (e.g. to call shutdown() while raw clients are connected). */
   pushwire: PushwireServer;
+  /**
+   * Resolves once the server has read every byte `client` wrote and handled it (one turn of
+   * the event loop later), with the server's side of the connection: what the server did
+   * about those bytes shows there (e.g. `bytesWritten` unchanged: nothing sent back).
+   */
+  handled(client: RawClient, timeout?: number): Promise<net.Socket>;
   close(): Promise<void>;
 }
 
@@ -377,10 +383,28 @@ export interface TestServer {
 export async function startServer(overrides: { maxMessage?: number } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pushwire-ws-test-'));
   const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir, ...overrides });
+  const peers = new Map<number, net.Socket>(); // by the client's port
+  server.http.on('connection', (socket: net.Socket) => {
+    const key = socket.remotePort!;
+    peers.set(key, socket);
+    socket.once('close', () => { if (peers.get(key) === socket) peers.delete(key); });
+  });
   const { port } = await server.listen();
   return {
     port,
     pushwire: server,
+    async handled(client, timeout = 3000) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const peer = peers.get(client.socket.localPort!);
+        if (peer && peer.bytesRead >= client.socket.bytesWritten) {
+          await new Promise((resolve) => setImmediate(resolve));
+          return peer;
+        }
+        if (Date.now() > deadline) throw new Error(`the server did not read all ${client.socket.bytesWritten} bytes within ${timeout} ms`);
+        await delay(2);
+      }
+    },
     async close() {
       destroyAllRawClients();
       await server.shutdown();
