@@ -12,7 +12,7 @@ const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
  * each must finish, print its table and exit 0. The figures are not checked,
  * except that the deflate rows must hold positive numbers.
  */
-test('every bench script runs end to end with tiny counts', { timeout: 60_000 }, async () => {
+test('every bench script runs end to end with tiny counts', { timeout: 180_000 }, async () => {
   const child = spawn(process.execPath, [RUN, '--scale=0.002'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -68,7 +68,7 @@ function assertExactlyOnce(label: string, seen: Seen[], start: number, end: numb
   assert.equal(count, end, `${label}: ends at ${count}, not ${end}`);
 }
 
-describe('the demo in Chromium', { skip, timeout: 60_000 }, () => {
+describe('the demo in Chromium', { skip, timeout: 180_000 }, () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
 
