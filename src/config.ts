@@ -9,7 +9,7 @@ export interface ServerConfig {
 
 export class ConfigError extends Error {}
 
-export const HELP = `Usage: node dist/server.js [options]
+export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/server.js [options])
 
   --port N            TCP port (0 takes a free one)         env PORT         default 3000
   --host H            address to listen on                  env HOST         default 127.0.0.1
