@@ -5,6 +5,7 @@ import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
+import type { AsyncChannelLog } from './push/log.js';
 import { abort } from './websocket/server.js';
 import { destroySocket } from './websocket/websocket.js';
 import { httpErrorResponse } from './protocol/handshake.js';
@@ -40,6 +41,12 @@ export interface PushwireServerOptions {
   idleTimeout?: number;
   /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
   push?: PushOptions;
+  /**
+   * A shared channel log (RedisChannelLog, `--redis`), owned and closed by the
+   * caller. NOT YET USED: the push techniques still run on their in-memory
+   * log until they move to the asynchronous log interface.
+   */
+  channelLog?: AsyncChannelLog;
 }
 
 /** The whole server of CONTRACT.md on one http.Server. */
