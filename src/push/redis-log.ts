@@ -101,7 +101,11 @@ export class RedisChannelLog implements AsyncChannelLog {
     this.reportError = options.onError ?? ((err) => process.stderr.write(`pushwire: Redis: ${err.message}\n`));
   }
 
-  /** Subscribes to every channel's messages; resolves once Redis confirmed it (give it a deadline of your own). */
+  /**
+   * Subscribes to every channel's messages; resolves once Redis confirmed it
+   * (give it a deadline of your own). The first subscribe() calls it if you
+   * did not; awaiting it first tells you that Redis is there.
+   */
   start(): Promise<void> {
     if (this.started) return this.started;
     this.client.on?.('ready', this.onCommandReady);
@@ -142,6 +146,8 @@ export class RedisChannelLog implements AsyncChannelLog {
 
   subscribe(channel: string, subscriber: Subscriber): void {
     if (this.closed) return;
+    // Without the pub/sub subscription only this server's own messages would arrive.
+    if (!this.started) void this.start();
     let feed = this.feeds.get(channel);
     if (!feed) this.feeds.set(channel, (feed = new ChannelFeed(channel, this.fetchAfter, this.onFeedError)));
     if (feed.subscribers.has(subscriber)) return;
