@@ -1,3 +1,4 @@
+import { HttpError } from '../http/respond.js';
 import type { ChannelLog, ReadResult, Subscriber } from './channel-log.js';
 import type { PushMessage } from './message.js';
 
@@ -31,15 +32,15 @@ export interface AsyncChannelLog {
 }
 
 /**
- * The log cannot be reached (Redis down, or the log closed). The HTTP layer
- * answers it with `status`; a WebSocket client gets the error event.
+ * The log cannot be reached (Redis down, or the log closed). An HttpError
+ * with status 503, so a request handler that lets it through answers
+ * `503 {"error": ...}` with no mapping of its own.
  */
-export class LogUnavailableError extends Error {
-  readonly status = 503;
-
+export class LogUnavailableError extends HttpError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(503, message);
     this.name = 'LogUnavailableError';
+    if (options && 'cause' in options) this.cause = options.cause;
   }
 }
 
