@@ -7,6 +7,8 @@ export interface FollowResult {
   readonly gap: boolean;
 }
 
+const NONE: readonly PushMessage[] = [];
+
 /** A gap seen while the backlog was being read: its L. */
 type Buffered = PushMessage | number;
 
@@ -33,10 +35,10 @@ export class Following implements Subscriber {
   constructor(
     private readonly log: AsyncChannelLog,
     readonly channel: string,
-    since: number,
+    since: number | null,
     private readonly target: Subscriber,
   ) {
-    this.cursor = since;
+    this.cursor = since ?? 0;
     log.subscribe(channel, this);
     this.ready = this.catchUp(since);
     // A caller that stopped before a failed read may no longer listen; one that awaits still gets the error.
@@ -65,14 +67,16 @@ export class Following implements Subscriber {
     return this.buffer === null && !this.stopped;
   }
 
-  private async catchUp(since: number): Promise<FollowResult> {
+  private async catchUp(since: number | null): Promise<FollowResult> {
     let read;
     try {
-      read = await this.log.read(this.channel, since);
+      // No cursor: only what comes after the channel's last id, read after subscribing.
+      read = since === null ? { messages: NONE, last: await this.log.last(this.channel), gap: false } : await this.log.read(this.channel, since);
     } catch (err) {
       this.stop();
       throw err;
     }
+    if (since === null && this.buffer) this.cursor = read.last;
     const result: FollowResult = { last: read.last, gap: read.gap };
     const buffer = this.buffer;
     if (!buffer) return result; // stopped meanwhile
@@ -120,10 +124,11 @@ export class Following implements Subscriber {
  * Delivers to `target` every message of `channel` after `since`, then every
  * new one, exactly once and in id order; a gap (docs/PROTOCOL.md §3.2) goes
  * to `target.deliverGap` and delivery continues after the channel's last id.
+ * `since` null: only new messages (after the last id, read once subscribed).
  * Subscribed at once; `ready` tells when the backlog is handed over; `stop()`
  * ends it. A target followed on several channels gets each message with its
  * `channel`.
  */
-export function follow(log: AsyncChannelLog, channel: string, since: number, target: Subscriber): Following {
+export function follow(log: AsyncChannelLog, channel: string, since: number | null, target: Subscriber): Following {
   return new Following(log, channel, since, target);
 }

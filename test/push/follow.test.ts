@@ -106,6 +106,28 @@ test('follow: random interleavings of publishes, reads and cursors never lose or
   }
 });
 
+test('follow: no cursor means after the last id as read once subscribed, racing publishes included', async () => {
+  const memory = new MemoryChannelLog();
+  memory.publish('c', 'e', 'null');
+  memory.publish('c', 'e', 'null');
+  let answer!: () => void;
+  // last() answers late, after two more publishes: they are new to this subscriber, or not,
+  // according to when the answer was read; either way each comes once.
+  const inner = asyncLog(memory);
+  const log: AsyncChannelLog = Object.assign(Object.create(inner), {
+    last: (channel: string) => new Promise<number>((resolve) => { answer = () => resolve(memory.last(channel)); }),
+  });
+  const target = new Recorder();
+  const f = follow(log, 'c', null, target);
+  memory.publish('c', 'e', 'null'); // 3: published after the subscription, before last() ran
+  answer(); // last() reads 3
+  memory.publish('c', 'e', 'null'); // 4: after
+  assert.deepEqual(await f.ready, { last: 3, gap: false });
+  memory.publish('c', 'e', 'null');
+  assert.deepEqual(target.got, [4, 5]);
+  f.stop();
+});
+
 test('follow: a cursor above the last id is a gap at L, then delivery continues after L', async () => {
   const log = asyncLog(new MemoryChannelLog());
   await log.publish('c', 'e', 'null');
