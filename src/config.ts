@@ -5,6 +5,8 @@ export interface ServerConfig {
   capacity: number;
   dataDir: string;
   maxMessage: number;
+  /** Run the channel log on this Redis (`redis://` or `rediss://` URL); absent: the in-memory log. */
+  redis?: string;
 }
 
 export class ConfigError extends Error {}
@@ -16,6 +18,8 @@ export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/serve
   --capacity N        places in the sign-up demo (>= 1)     env CAPACITY     default 100
   --data-dir DIR      where the registration journal lives  env DATA_DIR     default ./data
   --max-message BYTES largest WebSocket message accepted    env MAX_MESSAGE  default 16777216
+  --redis URL         run the channel log on this Redis     env REDIS_URL    default: in memory
+                      (redis://[:password@]host:port[/db]; needs npm install ioredis)
   --help              print this and exit
 
 Flags take "--flag value" or "--flag=value". Prints "listening on http://HOST:PORT" when ready.`;
@@ -28,6 +32,7 @@ const SPECS: Record<string, Spec & { key: keyof ServerConfig }> = {
   capacity: { key: 'capacity', env: 'CAPACITY', parse: (v, n) => integer(v, n, 1, Number.MAX_SAFE_INTEGER) },
   'data-dir': { key: 'dataDir', env: 'DATA_DIR', parse: (v, n) => nonEmpty(v, n) },
   'max-message': { key: 'maxMessage', env: 'MAX_MESSAGE', parse: (v, n) => integer(v, n, 1, 2 ** 31 - 1) },
+  redis: { key: 'redis', env: 'REDIS_URL', parse: (v, n) => redisUrl(v, n) },
 };
 
 export const DEFAULTS: ServerConfig = { port: 3000, host: '127.0.0.1', capacity: 100, dataDir: './data', maxMessage: 16 * 1024 * 1024 };
@@ -38,6 +43,20 @@ function integer(raw: string, name: string, min: number, max: number): number {
   const n = Number(text);
   if (n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   return n;
+}
+
+function redisUrl(raw: string, name: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    // The value is not echoed: it may hold a password.
+    throw new ConfigError(`${name} must be a redis://host:port or rediss://host:port URL`);
+  }
+  return raw.trim();
 }
 
 function nonEmpty(raw: string, name: string): string {

@@ -22,6 +22,12 @@ export {
 } from './push/index.js';
 export { Router, type RequestHandler, type UpgradeHandler } from './http/router.js';
 
+// The channel log behind an asynchronous interface, and shared by several servers on Redis.
+export { asyncLog, LogUnavailableError, type AsyncChannelLog, type Subscriber } from './push/log.js';
+export { follow, Following, type FollowResult } from './push/follow.js';
+export { MemoryChannelLog } from './push/channel-log.js';
+export { RedisChannelLog, type RedisCommandClient, type RedisSubscriberClient, type RedisLogOptions } from './push/redis-log.js';
+
 // The whole server of `node dist/server.js`.
 export { createPushwireServer, type PushwireServer, type PushwireServerOptions } from './pushwire-server.js';
 export { DEFAULTS, parseConfig, type ServerConfig } from './config.js';
