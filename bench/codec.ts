@@ -175,11 +175,11 @@ async function maskBench(impl: Impl, scale: number): Promise<Record<string, numb
   const ms = 60 * Math.min(1, scale * 4);
   const rate = (fn: () => void) => bestRate(() => { for (let i = 0; i < 16; i++) fn(); return 16 * MASK_SIZE; }, ms, 3);
   if (impl === 'ours') {
-    const { applyMaskJs } = await import('../src/protocol/mask.js');
-    const { applyMaskWasm, wasmMask } = await import('../src/protocol/wasm-mask.js');
-    out['ours JS'] = await rate(() => applyMaskJs(data, key, 0));
+    const { maskJs } = await import('../src/protocol/js-mask.js');
+    const { maskWasm, wasmMask } = await import('../src/protocol/wasm-mask.js');
+    out['ours JS'] = await rate(() => maskJs(data, key, 0));
     if (wasmMask) {
-      out['ours wasm'] = await rate(() => applyMaskWasm(data, key, 0));
+      out['ours wasm'] = await rate(() => maskWasm(wasmMask, data, key, 0, data, 0, false));
       const kernel = wasmMask.kernel;
       out['ours wasm kernel'] = await rate(() => kernel(0, MASK_SIZE, 0x78563412));
     }

@@ -7,6 +7,8 @@ export interface ServerConfig {
   capacity: number;
   dataDir: string;
   maxMessage: number;
+  /** Run the channel log on this Redis (`redis://` or `rediss://` URL); absent: the in-memory log. */
+  redis?: string;
   // Operations (docs/PROTOCOL.md §5); optional for callers that build a config by hand.
   /** Origins allowed besides the server's own, or ['*']. */
   allowOrigin?: string[];
@@ -22,7 +24,7 @@ export interface ServerConfig {
 
 export class ConfigError extends Error {}
 
-export const HELP = `Usage: node dist/server.js [options]
+export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/server.js [options])
 
   --port N                    TCP port (0 takes a free one)              env PORT
                               default 3000
@@ -46,6 +48,9 @@ export const HELP = `Usage: node dist/server.js [options]
                               default 30000
   --idle-timeout MS           close an HTTP connection silent this long  env IDLE_TIMEOUT
                               (0: never) default 75000
+  --redis URL                 run the channel log on this Redis          env REDIS_URL
+                              (redis://[:password@]host:port[/db]; needs npm install ioredis)
+                              default: in memory
   --help                      print this and exit
 
 Flags take "--flag value" or "--flag=value". Prints "listening on http://HOST:PORT" when ready.`;
@@ -58,6 +63,7 @@ const SPECS: Record<string, Spec & { key: keyof ServerConfig }> = {
   capacity: { key: 'capacity', env: 'CAPACITY', parse: (v, n) => integer(v, n, 1, Number.MAX_SAFE_INTEGER) },
   'data-dir': { key: 'dataDir', env: 'DATA_DIR', parse: (v, n) => nonEmpty(v, n) },
   'max-message': { key: 'maxMessage', env: 'MAX_MESSAGE', parse: (v, n) => integer(v, n, 1, 2 ** 31 - 1) },
+  redis: { key: 'redis', env: 'REDIS_URL', parse: (v, n) => redisUrl(v, n) },
   'allow-origin': { key: 'allowOrigin', env: 'ALLOW_ORIGIN', parse: (v, n) => originList(v, n) },
   'max-connections': { key: 'maxConnections', env: 'MAX_CONNECTIONS', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
   'max-connections-per-ip': { key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
@@ -93,6 +99,20 @@ function originList(raw: string, name: string): string[] {
     throw new ConfigError(`${name}: ${(err as Error).message}`);
   }
   return raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+}
+
+function redisUrl(raw: string, name: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    // The value is not echoed: it may hold a password.
+    throw new ConfigError(`${name} must be a redis://host:port or rediss://host:port URL`);
+  }
+  return raw.trim();
 }
 
 function nonEmpty(raw: string, name: string): string {

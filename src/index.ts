@@ -4,7 +4,7 @@
 export { WebSocket, type WebSocketEvents, type SendData, type SendCallback, type WebSocketOptions } from './websocket/websocket.js';
 export { WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions, type Refusal } from './websocket/server.js';
 export { connect, type ClientOptions } from './websocket/client.js';
-export { PreparedMessage } from './websocket/permessage-deflate.js';
+export { PreparedMessage } from './websocket/prepared-message.js';
 export { setZlibConcurrency } from './websocket/zlib-limiter.js';
 export { type DeflateOptions } from './protocol/deflate-params.js';
 
@@ -21,6 +21,12 @@ export {
   type PushApi, type PushClient, type PushOptions, type PushStats, type EventHandler, type ChannelLog, type ReadResult,
 } from './push/index.js';
 export { Router, type RequestHandler, type UpgradeHandler } from './http/router.js';
+
+// The channel log behind an asynchronous interface, and shared by several servers on Redis.
+export { asyncLog, LogUnavailableError, type AsyncChannelLog, type Subscriber } from './push/log.js';
+export { follow, Following, type FollowResult } from './push/follow.js';
+export { MemoryChannelLog } from './push/channel-log.js';
+export { RedisChannelLog, type RedisCommandClient, type RedisSubscriberClient, type RedisLogOptions } from './push/redis-log.js';
 
 // The whole server of `node dist/server.js`.
 export { createPushwireServer, type PushwireServer, type PushwireServerOptions } from './pushwire-server.js';

@@ -5,9 +5,8 @@ import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
-import { abort } from './websocket/server.js';
-import { destroySocket } from './websocket/websocket.js';
-import { httpErrorResponse } from './protocol/handshake.js';
+import { abort, destroySocket, httpErrorResponse } from './http/raw-socket.js';
+import type { AsyncChannelLog } from './push/log.js';
 import { mountApp } from './app/index.js';
 import { ConnectionGuard } from './http/connection-guard.js';
 import { parseAllowedOrigins } from './http/origin.js';
@@ -56,6 +55,12 @@ export interface PushwireServerOptions {
   keepAliveTimeout?: number;
   /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
   push?: PushOptions;
+  /**
+   * A shared channel log (RedisChannelLog, `--redis`), owned and closed by the
+   * caller. NOT YET USED: the push techniques still run on their in-memory
+   * log until they move to the asynchronous log interface.
+   */
+  channelLog?: AsyncChannelLog;
 }
 
 /** The whole server of CONTRACT.md on one http.Server. */

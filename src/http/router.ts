@@ -1,9 +1,8 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HttpError, requestUrl, sendError } from './respond.js';
-import { abort } from '../websocket/server.js';
+import { abort, destroySocket } from './raw-socket.js';
 import { checkUpgradeRequest } from '../protocol/handshake.js';
-import { destroySocket } from '../websocket/websocket.js';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => void | Promise<void>;
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -62,8 +61,13 @@ export class Router {
 
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
-    const q = (req.url ?? '/').indexOf('?');
-    const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
+    // The target is read as for any request: a bad one is 400, an absolute-form one finds its path.
+    let path: string;
+    try {
+      path = requestUrl(req.url).pathname;
+    } catch (err) {
+      return abort(socket, 400, (err as Error).message);
+    }
     const handler = this.upgrades.get(path);
     if (!handler) return abort(socket, 404, `no WebSocket endpoint at ${path}`);
     handler(req, socket, head);

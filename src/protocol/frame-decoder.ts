@@ -92,13 +92,6 @@ export class FrameDecoder {
     return this.state === State.Done;
   }
 
-  /** Bytes held while paused, for back-pressure decisions. */
-  get pendingBytes(): number {
-    let n = 0;
-    for (const b of this.pending) n += b.length;
-    return n;
-  }
-
   /** Stops processing after the current message; later bytes are kept until resume(). */
   pause(): void {
     this.paused = true;

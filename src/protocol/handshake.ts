@@ -74,21 +74,6 @@ export function upgradeResponse(key: string, protocol?: string, extensions?: str
   return head + '\r\n';
 }
 
-const REASONS: Record<number, string> = {
-  400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  413: 'Content Too Large', 431: 'Request Header Fields Too Large',
-  426: 'Upgrade Required', 500: 'Internal Server Error', 503: 'Service Unavailable',
-};
-
-/** A complete HTTP/1.1 error answer with a JSON body, for refusing an upgrade on a raw socket. */
-export function httpErrorResponse(status: number, message: string, headers: Record<string, string> = {}): string {
-  const body = JSON.stringify({ error: message });
-  let head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nConnection: close\r\n` +
-    `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
-  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  return head + '\r\n' + body;
-}
-
 /** Client side: does the server's Sec-WebSocket-Accept match the key we sent (§4.1)? */
 export function checkAcceptHeader(key: string, accept: string | undefined): boolean {
   return accept !== undefined && accept.trim() === acceptKey(key);

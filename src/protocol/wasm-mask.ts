@@ -12,9 +12,10 @@
  * Wasm can only touch its own memory, so a Buffer is copied in, XORed and
  * copied back, 16 KiB at a time: both copies then hit the L1 cache (64 KiB
  * pieces measured 1.6x slower here). Two memcpys and a SIMD pass still beat
- * the JS word loop from about 1 KiB up; smaller buffers stay in JS (see
- * mask.ts). If the engine lacks SIMD, `wasmMask` is null.
+ * the JS word loop from about 1 KiB up; smaller buffers stay in JS (mask.ts
+ * picks). If the engine lacks SIMD, `wasmMask` is null.
  */
+import { keyWord } from './mask-key.js';
 
 /** Bytes handled per round trip through wasm memory (fits L1 twice over). */
 export const WASM_CHUNK = 16 * 1024;
@@ -157,69 +158,20 @@ function instantiate(): WasmMask | null {
   }
 }
 
-/**
- * The key as a little-endian 32-bit word starting at payload offset `phase`.
- * Wasm memory is little-endian whatever the host, and so are the JS word views
- * (used only on little-endian hosts): byte 0 of the word is key[phase].
- */
-export function keyWord(key: Uint8Array, phase: number): number {
-  const p = phase & 3;
-  return key[p]! | (key[(p + 1) & 3]! << 8) | (key[(p + 2) & 3]! << 16) | (key[(p + 3) & 3]! << 24);
-}
-
 /** The instantiated kernel, or null where WebAssembly SIMD is unavailable (or PUSHWIRE_NO_WASM is set). */
 export const wasmMask: WasmMask | null = process.env.PUSHWIRE_NO_WASM ? null : instantiate();
 
 /**
- * Masks data in place through the wasm kernel: the 16-byte-multiple body goes
- * through wasm memory a chunk at a time, the last < 16 bytes are done here.
- * Returns false (doing nothing) when the kernel is unavailable.
+ * Copies src into dst at dstOffset, masked on the way through wasm memory: the
+ * 16-byte-multiple body a chunk at a time (copy in, kernel, copy out), the
+ * last < 16 bytes here. dst may be src itself at offset 0 (in place): each
+ * piece is in wasm memory before it is written back. With `ascii` it runs
+ * mask_ascii and returns true if every unmasked byte is ASCII; without, mask,
+ * and returns false.
  */
-export function applyMaskWasm(data: Uint8Array, key: Uint8Array, phase = 0): boolean {
-  const w = wasmMask;
-  if (w === null) return false;
-  const len = data.length;
-  const p = phase & 3;
-  const word = keyWord(key, p);
-  const mem = w.memory;
-  const body = len & ~15;
-  const buffer = data.buffer;
-  const base = data.byteOffset;
-  for (let off = 0; off < body; off += WASM_CHUNK) {
-    const n = Math.min(WASM_CHUNK, body - off);
-    const part = new Uint8Array(buffer, base + off, n);
-    mem.set(part, 0);
-    w.kernel(0, n, word);
-    part.set(new Uint8Array(mem.buffer, 0, n));
-  }
-  // body is a multiple of 4, so the tail starts at key phase p again.
-  for (let i = body; i < len; i++) data[i]! ^= key[(p + i) & 3]!;
-  return true;
-}
-
-/** What unmaskWasm and unmaskIntoWasm return when the kernel is unavailable. */
-export const NO_WASM = -1;
-
-/**
- * Unmasks data in place like applyMaskWasm, through mask_ascii: returns 0 if
- * every unmasked byte is ASCII, a positive number if not, NO_WASM (doing
- * nothing) when the kernel is unavailable. (Each piece is copied into wasm
- * memory before it is written back, so source and destination may be the same.)
- */
-export function unmaskWasm(data: Uint8Array, key: Uint8Array, phase: number): number {
-  return unmaskIntoWasm(data, key, phase, data, 0);
-}
-
-/**
- * Copies src into dst at dstOffset, unmasked on the way through wasm memory:
- * the same two memcpys as applyMaskWasm, but the second one lands in the
- * destination, so assembling a message costs no extra copy. Returns 0 if every
- * unmasked byte is ASCII, a positive number if not, NO_WASM (doing nothing)
- * when the kernel is unavailable.
- */
-export function unmaskIntoWasm(src: Uint8Array, key: Uint8Array, phase: number, dst: Uint8Array, dstOffset: number): number {
-  const w = wasmMask;
-  if (w === null) return NO_WASM;
+export function maskWasm(
+  w: WasmMask, src: Uint8Array, key: Uint8Array, phase: number, dst: Uint8Array, dstOffset: number, ascii: boolean,
+): boolean {
   const len = src.length;
   const p = phase & 3;
   const word = keyWord(key, p);
@@ -229,9 +181,11 @@ export function unmaskIntoWasm(src: Uint8Array, key: Uint8Array, phase: number, 
   for (let off = 0; off < body; off += WASM_CHUNK) {
     const n = Math.min(WASM_CHUNK, body - off);
     mem.set(new Uint8Array(src.buffer, src.byteOffset + off, n), 0);
-    high |= w.kernelAscii(0, n, word);
+    if (ascii) high |= w.kernelAscii(0, n, word);
+    else w.kernel(0, n, word);
     dst.set(n === WASM_CHUNK ? w.scratch : new Uint8Array(mem.buffer, 0, n), dstOffset + off);
   }
+  // body is a multiple of 4, so the tail starts at key phase p again.
   for (let i = body; i < len; i++) high |= (dst[dstOffset + i] = src[i]! ^ key[(p + i) & 3]!) & 0x80;
-  return high === 0 ? 0 : 1;
+  return ascii && high === 0;
 }

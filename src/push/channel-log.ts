@@ -5,6 +5,14 @@ import { PushMessage } from './message.js';
 export interface Subscriber {
   /** Called synchronously by publish, once per message, in id order. Must not throw. */
   deliver(message: PushMessage): void;
+  /**
+   * Some messages of `channel` up to `last` are gone before they could be
+   * delivered; delivery continues after `last` (the streaming techniques'
+   * `push:gap`). `follow` calls it for a cursor the log cannot serve; a shared
+   * log calls it when it lost more than its retention while this server could
+   * not reach it. Optional: without it the ids just jump.
+   */
+  deliverGap?(channel: string, last: number): void;
 }
 
 /** "Everything after id N" of a channel. */

@@ -1,4 +1,4 @@
-import { PreparedMessage } from '../websocket/permessage-deflate.js';
+import { PreparedMessage } from '../websocket/prepared-message.js';
 
 /** CONTRACT.md: a channel name. */
 export const CHANNEL_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { checkAcceptHeader } from '../protocol/handshake.js';
 import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { WebSocket } from './websocket.js';
-import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './permessage-deflate.js';
+import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './deflate-negotiation.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
 export interface ClientOptions {

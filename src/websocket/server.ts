@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
-import { checkUpgradeRequest, httpErrorResponse, upgradeResponse } from '../protocol/handshake.js';
-import { destroySocket, WebSocket } from './websocket.js';
-import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './permessage-deflate.js';
+import { checkUpgradeRequest, upgradeResponse } from '../protocol/handshake.js';
+import { abort, destroySocket } from '../http/raw-socket.js';
+import { WebSocket } from './websocket.js';
+import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './deflate-negotiation.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
 /** The 'upgrade' listeners of WebSocketServers, and the requests one of them took. */
@@ -203,11 +204,4 @@ export class WebSocketServer extends EventEmitter {
     }
     if (this.ownServer) this.ownServer.close(done);
   }
-}
-
-/** Refuses an upgrade: an HTTP error with a JSON body, then the socket is closed. */
-export function abort(socket: Duplex, status: number, message: string, headers?: Record<string, string>): void {
-  if (!socket.writable) return void socket.destroy();
-  socket.end(httpErrorResponse(status, message, headers));
-  socket.once('finish', () => socket.destroy());
 }

@@ -6,7 +6,9 @@ import { encodeFrame, encodeHeader, encodeTextFrame, MERGE_LIMIT, nextMaskKey } 
 import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
-import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
+import { destroySocket } from '../http/raw-socket.js';
+import type { PerMessageDeflate } from './deflate-codec.js';
+import type { PreparedMessage } from './prepared-message.js';
 import { websocketCloseChannel, websocketOpenChannel } from './diagnostics.js';
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
@@ -538,10 +540,6 @@ function socketOnClose(this: OwnedSocket): void {
 }
 function socketOnDrain(this: OwnedSocket): void {
   this[kWebSocket].onDrain();
-}
-/** Socket errors (ECONNRESET, EPIPE) end the connection; 'close' then reports 1006. */
-export function destroySocket(this: Duplex): void {
-  this.destroy();
 }
 
 function toBuffer(data: SendData): Buffer {

@@ -82,11 +82,17 @@ test('a registration is acknowledged only after its fdatasync completes; a faile
   const service = new Registrations(journal, replay.registrations, 10, recorder());
   const datasync = fs.fdatasync;
   const held: ((err: Error | null) => void)[] = [];
-  (fs as { fdatasync: unknown }).fdatasync = (_fd: number, callback: (err: Error | null) => void) => held.push(callback);
+  const onSync: Array<() => void> = [];
+  const syncCalled = () => new Promise<void>((resolve) => (held.length > 0 ? resolve() : onSync.push(resolve)));
+  (fs as { fdatasync: unknown }).fdatasync = (_fd: number, callback: (err: Error | null) => void) => {
+    held.push(callback);
+    for (const wake of onSync.splice(0)) wake();
+  };
   try {
     let settled = false;
     const first = service.register('Ada').then((r) => ((settled = true), r));
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await syncCalled();
+    await new Promise((resolve) => setImmediate(resolve)); // (time for a wrong early answer to show)
     assert.equal(held.length, 1, 'one fdatasync in flight');
     assert.equal(settled, false, 'no answer before the sync completes');
     assert.equal(service.state().count, 0, 'not shown as taken before it is durable');
@@ -96,7 +102,7 @@ test('a registration is acknowledged only after its fdatasync completes; a faile
     assert.equal(service.state().count, 1);
 
     const second = service.register('Bob');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await syncCalled();
     held.shift()!(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
     await assert.rejects(second, (err: HttpError) => err.status === 503);
     await assert.rejects(service.register('Cy'), (err: HttpError) => err.status === 503);

@@ -1,20 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, skip } from './chromium.js';
 import { ROOT, register, request, startServer, tempDataDir, type RunningServer } from '../app/helpers.js';
 
 /**
  * The demo in a real browser: Debian's chromium driven by playwright-core,
  * against real servers on 127.0.0.1.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) && !process.env.CI
-  ? `no browser at ${CHROMIUM} (apt-get install chromium); with CI set this is a failure, not a skip`
-  : false;
-
 const TRANSPORTS = ['poll', 'longpoll', 'iframe', 'sse', 'websocket'] as const;
 /** Polls every 500 ms, so the short-polling panel keeps up within the tests' time. */
 const PAGE = '/?poll=500';
@@ -73,15 +68,12 @@ function assertExactlyOnce(label: string, seen: Seen[], start: number, end: numb
   assert.equal(count, end, `${label}: ends at ${count}, not ${end}`);
 }
 
-describe('the demo in Chromium', { skip, timeout: 60_000 }, () => {
+describe('the demo in Chromium', { skip, timeout: 180_000 }, () => {
   let browser: Browser;
   const contexts: BrowserContext[] = [];
 
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, { timeout: 30_000 });
 
   after(async () => {
@@ -121,8 +113,9 @@ describe('the demo in Chromium', { skip, timeout: 60_000 }, () => {
       }
       // Polling pays per request; a stream pays once.
       const pollRequests = Number(await text(first, '#panel-poll [data-stat="requests"]'));
-      await new Promise((resolve) => setTimeout(resolve, 2100));
-      assert.ok(Number(await text(first, '#panel-poll [data-stat="requests"]')) >= pollRequests + 1, 'short polling keeps asking');
+      await first.waitForFunction(
+        (n) => Number((globalThis as any).document.querySelector('#panel-poll [data-stat="requests"]')?.textContent) >= n,
+        pollRequests + 2, { timeout: 10_000, polling: 50 }); // short polling keeps asking
       assert.equal(await text(first, '#panel-websocket [data-stat="requests"]'), '1');
       assert.equal(await text(first, '#panel-sse [data-stat="requests"]'), '1');
       assert.deepEqual(trouble.problems, []);

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, skip } from './chromium.js';
 import { startServer, type RunningServer } from '../app/helpers.js';
 
 /**
@@ -9,8 +9,6 @@ import { startServer, type RunningServer } from '../app/helpers.js';
  * this checks the negotiation and both directions of compressed messages with
  * a real browser (text, non-ASCII text, binary, empty), in order.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) && !process.env.CI ? `no browser at ${CHROMIUM}` : false;
 
 let browser: Browser;
 let s: RunningServer;
@@ -18,10 +16,7 @@ let s: RunningServer;
 before(async () => {
   if (skip) return;
   s = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, { timeout: 30_000 });
 
 after(async () => {

@@ -19,9 +19,13 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns the server and waits for its "listening on" line (rejects if it exits or takes over 10 s). */
-export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const child = spawn(process.execPath, [SERVER, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns the server and waits for its "listening on" line (rejects if it exits or takes over 10 s).
+ * `executable`: a file run by itself, through its `#!` line, instead of `node dist/server.js`.
+ */
+export function startServer(args: string[], env: NodeJS.ProcessEnv = {}, executable?: string): Promise<Started> {
+  const [command, commandArgs] = executable ? [executable, args] : [process.execPath, [SERVER, ...args]];
+  const child = spawn(command, commandArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => { out += d; });

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { once } from 'node:events';
 import { startServer, type RunningServer } from '../app/helpers.js';
 
 /** Raw HTTP exchanges the server must answer with a status and a JSON error, staying up. */
@@ -29,11 +30,17 @@ function raw(port: number, request: string): Promise<{ status: number; body: str
   });
 }
 
-test('request targets that are not URLs get 400, and the server stays up', async () => {
-  for (const target of ['//[', '/[', 'http://[', '*', 'nonsense']) {
-    const { status, body } = await raw(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-    assert.ok(status === 400 || status === 404, `${target}: ${status}`);
-    assert.ok(typeof JSON.parse(body).error === 'string', `${target}: ${body}`);
+test('a request target that is neither a path nor an absolute URL gets 400; a path no route has, 404', async () => {
+  const cases: Array<[target: string, status: number, error: string]> = [
+    ['http://[', 400, 'bad request target'], // absolute-form with a bad host
+    ['*', 400, 'bad request target'], // asterisk-form, for OPTIONS only
+    ['nonsense', 400, 'bad HTTP request'], // no form at all: the parser refuses it
+    ['/[', 404, 'no such path: /['], // a path, as browsers send it
+    ['//[', 404, 'no such path: //['],
+  ];
+  for (const [target, status, error] of cases) {
+    const answer = await raw(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.deepEqual({ status: answer.status, body: JSON.parse(answer.body) }, { status, body: { error } }, target);
   }
   const res = await fetch(`${s.base}/api/registrations`);
   assert.equal(res.status, 200);
@@ -50,10 +57,28 @@ test('an unparseable request gets a complete JSON 400', async () => {
   assert.deepEqual(JSON.parse(body), { error: 'bad HTTP request' });
 });
 
-test('an upgrade to /push/ws with a bad target gets 400, no upgrade', async () => {
-  const { status } = await raw(s.port, 'GET //[/push/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+test('an upgrade request target is read as any other: 400 for a bad one, 404 for a path with no endpoint', async () => {
+  const upgrade = (target: string) => raw(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-  assert.ok(status === 400 || status === 404, String(status));
+  const cases: Array<[target: string, status: number, error: string]> = [
+    ['http://[/push/ws', 400, 'bad request target'],
+    ['*', 400, 'bad request target'],
+    ['//[/push/ws', 404, 'no WebSocket endpoint at //[/push/ws'],
+    ['/push/ws/', 404, 'no WebSocket endpoint at /push/ws/'],
+  ];
+  for (const [target, status, error] of cases) {
+    const answer = await upgrade(target);
+    assert.deepEqual({ status: answer.status, body: JSON.parse(answer.body) }, { status, body: { error } }, target);
+  }
+});
+
+test('an upgrade in absolute form reaches its endpoint', async () => {
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.write(`GET http://127.0.0.1:${s.port}/echo HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  const [head] = await once(socket, 'data') as [Buffer];
+  socket.destroy();
+  assert.match(head.toString('latin1'), /^HTTP\/1\.1 101 /);
 });
 
 test('a JSON body that is not valid UTF-8 gets 400, not U+FFFD', async () => {

@@ -1,7 +1,7 @@
 /** The opening handshake checks of the pure core (RFC 6455 §4.2.1, §4.2.2). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acceptKey, checkAcceptHeader, checkUpgradeRequest, httpErrorResponse, tokenList, upgradeResponse, type UpgradeRequestLike } from '../../src/protocol/handshake.js';
+import { acceptKey, checkAcceptHeader, checkUpgradeRequest, tokenList, upgradeResponse, type UpgradeRequestLike } from '../../src/protocol/handshake.js';
 
 const SAMPLE = 'dGhlIHNhbXBsZSBub25jZQ==';
 
@@ -86,14 +86,4 @@ test('upgradeResponse is a complete 101 head with the accept value', () => {
     'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n' +
     'Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n');
   assert.ok(!upgradeResponse(SAMPLE).includes('Sec-WebSocket-Protocol'));
-});
-
-test('httpErrorResponse has a JSON body with the right length and closes', () => {
-  const text = httpErrorResponse(426, 'unsupported version ✓', { 'Sec-WebSocket-Version': '13' });
-  const [head, body] = text.split('\r\n\r\n') as [string, string];
-  assert.match(head, /^HTTP\/1\.1 426 Upgrade Required\r\n/);
-  assert.match(head, /\r\nConnection: close\r\n/);
-  assert.match(head, /\r\nSec-WebSocket-Version: 13(\r\n|$)/);
-  assert.equal(Number(/Content-Length: (\d+)/.exec(head)![1]), Buffer.byteLength(body));
-  assert.deepEqual(JSON.parse(body), { error: 'unsupported version ✓' });
 });

@@ -1,7 +1,8 @@
 /**
  * Test helpers for the sans-I/O core: a reference frame builder written
  * independently of src/protocol (byte by byte from RFC 6455 §5.2), a
- * recording FrameHandler, feeding helpers and a seeded PRNG.
+ * recording FrameHandler, feeding helpers, the byte-wise masking reference
+ * and a seeded PRNG.
  */
 import { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from '../../src/protocol/frame-decoder.js';
 import type { ProtocolError } from '../../src/protocol/errors.js';
@@ -81,6 +82,13 @@ export function decode(bytes: Uint8Array, cuts: number[] = [], options: FrameDec
   return rec.events;
 }
 
+/** Bytes a paused decoder holds for resume() (its private queue: only tests look at it). */
+export function pendingBytes(decoder: FrameDecoder): number {
+  let n = 0;
+  for (const b of (decoder as unknown as { pending: Buffer[] }).pending) n += b.length;
+  return n;
+}
+
 /** Every byte its own chunk. */
 export function byteCuts(n: number): number[] {
   return Array.from({ length: Math.max(0, n - 1) }, (_, i) => i + 1);
@@ -96,6 +104,11 @@ export function show(events: Event[]): unknown[] {
       default: return ['error', e.code];
     }
   });
+}
+
+/** Masking (RFC 6455 §5.3) one byte at a time: the reference every kernel is checked against. */
+export function applyMaskBytewise(data: Uint8Array, key: Uint8Array, phase = 0): void {
+  for (let i = 0; i < data.length; i++) data[i]! ^= key[(phase + i) & 3]!;
 }
 
 /** mulberry32: small, fast, seedable. */

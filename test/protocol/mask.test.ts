@@ -5,13 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as mask from '../../src/protocol/mask.js';
-import { prng } from './helpers.js';
+import { applyMask } from '../../src/protocol/mask.js';
+import { maskJs, maskJsAscii } from '../../src/protocol/js-mask.js';
+import { applyMaskBytewise, prng } from './helpers.js';
 
-const { applyMask, applyMaskBytewise } = mask;
-const kernels: Array<[string, (d: Uint8Array, k: Uint8Array, p?: number) => void]> = [['applyMask', applyMask]];
-const js = (mask as Record<string, unknown>).applyMaskJs;
-if (typeof js === 'function') kernels.push(['applyMaskJs', js as (d: Uint8Array, k: Uint8Array, p?: number) => void]);
+const kernels: Array<[string, (d: Uint8Array, k: Uint8Array, p?: number) => void]> = [
+  ['applyMask', applyMask],
+  ['maskJs', (d, k, p = 0) => maskJs(d, k, p)],
+  ['maskJsAscii', (d, k, p = 0) => { maskJsAscii(d, k, p); }],
+];
 
 const LENGTHS = [
   ...Array.from({ length: 70 }, (_, i) => i),

@@ -92,6 +92,25 @@ export class Inbox {
     return this.messages.slice(0, count);
   }
 
+  /**
+   * Waits for the message with this id and returns every message so far. Publish a sentinel
+   * after the messages under test and wait for it: on one ordered stream, a duplicate of
+   * an earlier message would have arrived before it, so counting then misses nothing.
+   */
+  async waitForId(id: number, ms = 5000): Promise<Msg[]> {
+    const end = Date.now() + ms;
+    let checked = 0;
+    for (;;) {
+      for (; checked < this.messages.length; checked++) if (this.messages[checked]!.id === id) return this.messages.slice();
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`expected a message with id ${id}, got ${JSON.stringify(this.ids)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+  }
+
   get ids(): number[] { return this.messages.map((m) => m.id); }
 }
 

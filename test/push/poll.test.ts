@@ -123,7 +123,8 @@ test('many polls on a keep-alive socket do not crash on a half request', async (
   const socket = net.connect(t.port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.end('GET /push/longpoll?channel=half&timeout=60000 HTTP/1.1\r\nHost: x\r\n');
-  await sleep(50);
+  socket.resume();
+  await new Promise((resolve) => socket.once('close', resolve)); // the server has seen the half request and let go
   const r = await request(`${t.base}/push/poll?channel=half&since=0`);
   assert.equal(r.status, 200);
   assert.equal(t.server.push.stats().heldPolls, 0);

@@ -82,11 +82,11 @@ describe('opening handshake at /echo', () => {
     ['Sec-WebSocket-Version: 8', upgradeRequest('/echo', { 'Sec-WebSocket-Version': '8' }), [426]],
     ['Sec-WebSocket-Version: 12', upgradeRequest('/echo', { 'Sec-WebSocket-Version': '12' }), [426]],
     ['Sec-WebSocket-Version: 14', upgradeRequest('/echo', { 'Sec-WebSocket-Version': '14' }), [426]],
-    ['missing Sec-WebSocket-Version', upgradeRequest('/echo', { 'Sec-WebSocket-Version': null }), [400, 426]],
-    ['POST', upgradeRequest('/echo', {}, 'POST'), [405, 400]],
-    ['PUT', upgradeRequest('/echo', {}, 'PUT'), [405, 400]],
-    ['missing Upgrade header', upgradeRequest('/echo', { Upgrade: null }), [400, 426]],
-    ['Upgrade: h2c', upgradeRequest('/echo', { Upgrade: 'h2c' }), [400, 426]],
+    ['missing Sec-WebSocket-Version', upgradeRequest('/echo', { 'Sec-WebSocket-Version': null }), [400]],
+    ['POST', upgradeRequest('/echo', {}, 'POST'), [405]],
+    ['PUT', upgradeRequest('/echo', {}, 'PUT'), [405]],
+    ['missing Upgrade header', upgradeRequest('/echo', { Upgrade: null }), [426]],
+    ['Upgrade: h2c', upgradeRequest('/echo', { Upgrade: 'h2c' }), [426]],
     ['Connection without the Upgrade token', upgradeRequest('/echo', { Connection: 'keep-alive' }), [400]],
     ['missing Connection header', upgradeRequest('/echo', { Connection: null }), [400]],
     ['HTTP/1.0', upgradeRequest('/echo').replace('HTTP/1.1', 'HTTP/1.0'), [400]],
@@ -113,7 +113,7 @@ describe('opening handshake at /echo', () => {
 
   test('a plain GET /echo (no upgrade at all) gets an HTTP error, not a crash', async () => {
     const res = await fetch(`http://127.0.0.1:${server.port}/echo`);
-    assert.ok([400, 426].includes(res.status), String(res.status));
+    assert.equal(res.status, 426);
     assert.equal(typeof ((await res.json()) as { error: unknown }).error, 'string');
   });
 

@@ -86,7 +86,8 @@ function parseHead(head: string): { status: number; headers: Record<string, stri
  * Sends raw request bytes and reads one answer: until the server closes, or
  * until the head and its Content-Length body are in and the server keeps the
  * connection alive (a plain request it did not take as an upgrade). `closed`
- * says which; after `timeout` ms with no complete answer it fails.
+ * says which. An answer with `Connection: close` is read until the server does
+ * close. After `timeout` ms with no complete answer (or no promised close) it fails.
  */
 export function rawHttp(port: number, request: string | Buffer, timeout = 3000): Promise<HttpAnswer & { closed: boolean }> {
   return new Promise((resolve, reject) => {
@@ -94,8 +95,9 @@ export function rawHttp(port: number, request: string | Buffer, timeout = 3000):
     const chunks: Buffer[] = [];
     let settled = false;
     const timer = setTimeout(() => {
+      settled = true;
       socket.destroy();
-      reject(new Error(`no complete answer within ${timeout} ms: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`));
+      reject(new Error(`no complete answer (or no close after Connection: close) within ${timeout} ms: ${Buffer.concat(chunks).toString('latin1').slice(0, 300)}`));
     }, timeout);
     const finish = (closed: boolean): boolean => {
       const all = Buffer.concat(chunks).toString('latin1');
@@ -115,6 +117,7 @@ export function rawHttp(port: number, request: string | Buffer, timeout = 3000):
       const body = all.slice(end + 4);
       const length = Number(parsed.headers['content-length']);
       if (!closed && !(Number.isFinite(length) && Buffer.byteLength(body, 'latin1') >= length)) return false;
+      if (!closed && /\bclose\b/i.test(parsed.headers.connection ?? '')) return false; // the close follows
       settled = true;
       clearTimeout(timer);
       socket.destroy();
@@ -123,8 +126,7 @@ export function rawHttp(port: number, request: string | Buffer, timeout = 3000):
     };
     socket.on('data', (c) => {
       chunks.push(c);
-      // Give the server a moment to close after a complete answer, so `closed` is meaningful.
-      if (!settled) setTimeout(() => { if (!settled) finish(false); }, 100);
+      if (!settled) finish(false);
     });
     socket.on('error', () => {});
     socket.on('close', () => { if (!settled) finish(true); });
@@ -368,6 +370,12 @@ export interface TestServer {
   port: number;
   /** The server itself (e.g. to call shutdown() while raw clients are connected). */
   pushwire: PushwireServer;
+  /**
+   * Resolves once the server has read every byte `client` wrote and handled it (one turn of
+   * the event loop later), with the server's side of the connection: what the server did
+   * about those bytes shows there (e.g. `bytesWritten` unchanged: nothing sent back).
+   */
+  handled(client: RawClient, timeout?: number): Promise<net.Socket>;
   close(): Promise<void>;
 }
 
@@ -375,10 +383,28 @@ export interface TestServer {
 export async function startServer(overrides: { maxMessage?: number } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pushwire-ws-test-'));
   const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir, ...overrides });
+  const peers = new Map<number, net.Socket>(); // by the client's port
+  server.http.on('connection', (socket: net.Socket) => {
+    const key = socket.remotePort!;
+    peers.set(key, socket);
+    socket.once('close', () => { if (peers.get(key) === socket) peers.delete(key); });
+  });
   const { port } = await server.listen();
   return {
     port,
     pushwire: server,
+    async handled(client, timeout = 3000) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const peer = peers.get(client.socket.localPort!);
+        if (peer && peer.bytesRead >= client.socket.bytesWritten) {
+          await new Promise((resolve) => setImmediate(resolve));
+          return peer;
+        }
+        if (Date.now() > deadline) throw new Error(`the server did not read all ${client.socket.bytesWritten} bytes within ${timeout} ms`);
+        await delay(2);
+      }
+    },
     async close() {
       destroyAllRawClients();
       await server.shutdown();

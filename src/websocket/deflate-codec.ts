@@ -1,13 +1,12 @@
 import zlib from 'node:zlib';
 import { CloseCode } from '../protocol/constants.js';
 import { ProtocolError } from '../protocol/errors.js';
-import {
-  acceptAsClient, clientOffer, DEFAULT_THRESHOLD, negotiateAsServer, validateDeflateOptions,
-  type DeflateOptions, type DeflateParams,
-} from '../protocol/deflate-params.js';
-import { formatExtensions, parseExtensions } from '../protocol/extension-header.js';
-import { encodeHeader, headerLength, writeHeader } from '../protocol/frame-encoder.js';
+import { DEFAULT_THRESHOLD, type DeflateOptions, type DeflateParams } from '../protocol/deflate-params.js';
 import { zlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
+import {
+  deflatePool, destroyStream, inflatePool, newDeflater, newInflater,
+  type Deflater, type DeflateOwner, type Inflater, type InflateOwner,
+} from './zlib-pool.js';
 
 /**
  * The permessage-deflate codec of one connection (RFC 7692 §6, §7.2), on
@@ -16,9 +15,8 @@ import { zlibLimiter, type ZlibLimiter } from './zlib-limiter.js';
  * - A message is compressed with a sync flush and the `00 00 ff ff` that
  *   ends it is cut off (§7.2.1); the receiver appends it again (§7.2.2).
  * - A direction with context takeover keeps its own zlib stream for the life
- *   of the connection. A direction without it needs no state between
- *   messages, so it borrows a stream from a process-wide pool and gives it
- *   back reset: idle connections then hold no zlib memory at all.
+ *   of the connection; one without borrows a stream from the shared pool
+ *   (zlib-pool.ts) for each message.
  * - Inflation counts its output and stops the zlib stream as soon as it
  *   passes maxPayload: a small bomb cannot make memory grow (1009).
  * - Jobs go through the shared ZlibLimiter. The caller keeps at most one
@@ -43,34 +41,7 @@ export interface PerMessageDeflateOptions extends DeflateOptions {
   limiter?: ZlibLimiter;
 }
 
-type Owned<T> = T & { pwOwner: PerMessageDeflate | null };
-type Inflater = Owned<zlib.InflateRaw>;
-type Deflater = Owned<zlib.DeflateRaw>;
-
-/** Idle streams for directions without context takeover, by settings. */
-const deflatePool = new Map<string, Deflater[]>();
-const inflatePool = new Map<string, Inflater[]>();
-/** Idle streams kept per settings; more than the limiter's concurrency are rarely in use at once. */
-const POOL_MAX = 16;
-
-function onDeflateData(this: Deflater, chunk: Buffer): void {
-  this.pwOwner?.deflateChunk(chunk);
-}
-function onInflateData(this: Inflater, chunk: Buffer): void {
-  this.pwOwner?.inflateChunk(chunk);
-}
-function onInflateError(this: Inflater, err: Error): void {
-  this.pwOwner?.inflateFailed(err);
-}
-function onInflateEnd(this: Inflater): void {
-  // The peer ended a message with a final block (BFINAL): this stream is spent.
-  this.pwOwner?.inflateEnded(this);
-}
-function onDeflateError(this: Deflater, err: Error): void {
-  this.pwOwner?.deflateFailed(err);
-}
-
-export class PerMessageDeflate {
+export class PerMessageDeflate implements InflateOwner, DeflateOwner {
   readonly params: DeflateParams;
   readonly isServer: boolean;
   /** Messages shorter than this are sent uncompressed. */
@@ -194,7 +165,7 @@ export class PerMessageDeflate {
     this.inStarted = true;
     let inflater = this.inflater;
     if (!inflater) {
-      inflater = (this.recvNoContextTakeover ? inflatePool.get(this.inflateKey)?.pop() : undefined) ??
+      inflater = (this.recvNoContextTakeover ? inflatePool.take(this.inflateKey) : undefined) ??
         newInflater(this.recvWindowBits);
       inflater.pwOwner = this;
       this.inflater = inflater;
@@ -253,7 +224,7 @@ export class PerMessageDeflate {
       destroyStream(inflater);
     } else if (this.recvNoContextTakeover) {
       this.inflater = null;
-      release(inflatePool, this.inflateKey, inflater);
+      inflatePool.give(this.inflateKey, inflater);
     }
     this.endInflate(null, data);
   };
@@ -278,7 +249,7 @@ export class PerMessageDeflate {
     this.outStarted = true;
     let deflater = this.deflater;
     if (!deflater) {
-      deflater = (this.sendNoContextTakeover ? deflatePool.get(this.deflateKey)?.pop() : undefined) ??
+      deflater = (this.sendNoContextTakeover ? deflatePool.take(this.deflateKey) : undefined) ??
         newDeflater(this.sendWindowBits, this.level, this.memLevel);
       deflater.pwOwner = this;
       this.deflater = deflater;
@@ -311,7 +282,7 @@ export class PerMessageDeflate {
     const deflater = this.deflater!;
     if (this.sendNoContextTakeover) {
       this.deflater = null;
-      release(deflatePool, this.deflateKey, deflater);
+      deflatePool.give(this.deflateKey, deflater);
     }
     const data = stripTrailer(chunks, length);
     if (data === null) return void this.endDeflate(new Error('deflate output does not end with a sync flush'), EMPTY);
@@ -334,7 +305,7 @@ export class PerMessageDeflate {
 }
 
 /** The sync-flushed output without its final `00 00 ff ff`, or null if it does not end so. */
-function stripTrailer(chunks: Buffer[], length: number): Buffer | null {
+export function stripTrailer(chunks: Buffer[], length: number): Buffer | null {
   if (length < 4) return null;
   // The 4 trailer bytes may straddle chunks; check them from the end.
   let k = chunks.length - 1;
@@ -349,193 +320,4 @@ function stripTrailer(chunks: Buffer[], length: number): Buffer | null {
 
 function compressionKey(windowBits: number, level: number, memLevel: number): string {
   return `w${windowBits}l${level}m${memLevel}`;
-}
-
-function newInflater(windowBits: number): Inflater {
-  // Every write is sync-flushed, so the write callback means "all output for it is out".
-  const s = zlib.createInflateRaw({ windowBits, flush: zlib.constants.Z_SYNC_FLUSH }) as Inflater;
-  s.pwOwner = null;
-  s.on('data', onInflateData);
-  s.on('error', onInflateError);
-  s.on('end', onInflateEnd);
-  return s;
-}
-
-function newDeflater(windowBits: number, level: number, memLevel: number): Deflater {
-  // windowBits 8 is raised to 9 by Node for raw deflate; zlib then never emits a distance
-  // above 512 - 262 = 250 bytes, so the peer's 256-byte window still holds every match.
-  const s = zlib.createDeflateRaw({ windowBits, level, memLevel, flush: zlib.constants.Z_SYNC_FLUSH }) as Deflater;
-  s.pwOwner = null;
-  s.on('data', onDeflateData);
-  s.on('error', onDeflateError);
-  return s;
-}
-
-function release<T extends Inflater | Deflater>(pool: Map<string, T[]>, key: string, stream: T): void {
-  stream.pwOwner = null;
-  let list = pool.get(key);
-  if (!list) pool.set(key, (list = []));
-  if (list.length < POOL_MAX) {
-    stream.reset(); // drop the window: the next borrower starts with no context
-    list.push(stream);
-  } else {
-    stream.close();
-  }
-}
-
-function destroyStream(stream: Inflater | Deflater): void {
-  stream.pwOwner = null;
-  stream.close();
-}
-
-/** Streams idle in the shared pools (for tests and stats). */
-export function pooledStreamCount(): number {
-  let n = 0;
-  for (const list of deflatePool.values()) n += list.length;
-  for (const list of inflatePool.values()) n += list.length;
-  return n;
-}
-
-/** The compression settings a PreparedMessage is compressed for. */
-export interface SharedCompression {
-  sharedKey: string | null;
-  sendWindowBits: number;
-  level: number;
-  memLevel: number;
-}
-
-type FrameCallback = (err: Error | null, frame: Buffer) => void;
-
-/**
- * A message to send to many connections: framed once, and compressed once
- * per set of compression settings among receivers that reset context after
- * each message (server_no_context_takeover). Server frames only (unmasked).
- *
- * ws.sendPrepared(message) picks the right frame; the frames can also be
- * taken directly: `message.frame` (plain) and `message.compressedFrame(codec, cb)`,
- * then `ws.sendFrame(frame)`.
- */
-export class PreparedMessage {
-  readonly data: Buffer;
-  readonly isBinary: boolean;
-  private plain: Buffer | null = null;
-  /** Finished frames, or the callbacks waiting for a compression in flight. */
-  private readonly compressed = new Map<string, Buffer | FrameCallback[]>();
-
-  constructor(data: string | Buffer, isBinary = typeof data !== 'string') {
-    this.data = typeof data === 'string' ? Buffer.from(data) : data;
-    this.isBinary = isBinary;
-  }
-
-  /** The uncompressed frame. */
-  get frame(): Buffer {
-    if (this.plain === null) {
-      const opcode = this.isBinary ? 2 : 1;
-      const frame = Buffer.allocUnsafe(headerLength(this.data.length, false) + this.data.length);
-      const offset = writeHeader(frame, 0, opcode, this.data.length, true, false, null);
-      this.data.copy(frame, offset);
-      this.plain = frame;
-    }
-    return this.plain;
-  }
-
-  /** The compressed frame for these settings if it is ready (no waiting). */
-  compressedFrameIfReady(codec: SharedCompression): Buffer | null {
-    const entry = codec.sharedKey === null ? undefined : this.compressed.get(codec.sharedKey);
-    return Buffer.isBuffer(entry) ? entry : null;
-  }
-
-  /**
-   * The frame with RSV1 for receivers with these settings, compressed on the
-   * first call (through the zlib limiter) and shared by every later one.
-   * The codec must have sharedKey (its sender resets context per message).
-   */
-  compressedFrame(codec: SharedCompression, callback: FrameCallback): void {
-    const key = codec.sharedKey;
-    if (key === null) throw new Error('compressedFrame needs a codec without context takeover on its sending side');
-    const entry = this.compressed.get(key);
-    if (Buffer.isBuffer(entry)) return void callback(null, entry);
-    if (entry) return void entry.push(callback);
-    const waiting: FrameCallback[] = [callback];
-    this.compressed.set(key, waiting);
-    const data = this.data;
-    zlibLimiter.add(() => {
-      zlib.deflateRaw(data, {
-        windowBits: codec.sendWindowBits, level: codec.level, memLevel: codec.memLevel,
-        finishFlush: zlib.constants.Z_SYNC_FLUSH,
-      }, (err, out) => {
-        zlibLimiter.done();
-        let frame: Buffer | null = null;
-        let error: Error | null = err;
-        if (!err) {
-          const payload = data.length === 0 ? Buffer.from([0x00]) : stripTrailer([out], out.length);
-          if (payload === null) error = new Error('deflate output does not end with a sync flush');
-          else frame = frameOf(this.isBinary ? 2 : 1, payload);
-        }
-        if (frame) this.compressed.set(key, frame);
-        else this.compressed.delete(key);
-        for (const cb of waiting) cb(error, frame ?? EMPTY);
-      });
-    });
-  }
-}
-
-function frameOf(opcode: number, payload: Buffer): Buffer {
-  const header = encodeHeader(opcode, payload.length, true, true);
-  const frame = Buffer.allocUnsafe(header.length + payload.length);
-  header.copy(frame, 0);
-  payload.copy(frame, header.length);
-  return frame;
-}
-
-/** `perMessageDeflate` option of the server and the client: true for the defaults. */
-export type PerMessageDeflateSetting = boolean | DeflateOptions | undefined;
-
-/** Resolves the option to settings (null when off), checking them so bad ones fail at construction. */
-export function deflateSettings(setting: PerMessageDeflateSetting): DeflateOptions | null {
-  if (!setting) return null;
-  const options = setting === true ? {} : setting;
-  validateDeflateOptions(options);
-  return options;
-}
-
-export type ServerNegotiation =
-  | { ok: true; extensions: string; deflate: PerMessageDeflate | null }
-  | { ok: false; message: string };
-
-/**
- * Server side of the handshake: reads the client's Sec-WebSocket-Extensions
- * and, when an offer is acceptable, makes the codec and the answer for the
- * 101. A header that does not parse is a bad request (400, as ws does).
- */
-export function negotiateServerDeflate(header: string | string[] | undefined, settings: DeflateOptions | null, maxPayload: number): ServerNegotiation {
-  if (settings === null || header === undefined) return { ok: true, extensions: '', deflate: null };
-  let offers;
-  try {
-    offers = parseExtensions(Array.isArray(header) ? header.join(', ') : header);
-  } catch (err) {
-    return { ok: false, message: `invalid Sec-WebSocket-Extensions: ${(err as Error).message}` };
-  }
-  const agreement = negotiateAsServer(offers, settings);
-  if (agreement === null) return { ok: true, extensions: '', deflate: null };
-  return {
-    ok: true,
-    extensions: formatExtensions([agreement.answer]),
-    deflate: new PerMessageDeflate(agreement.params, { ...settings, isServer: true, maxPayload }),
-  };
-}
-
-/** Client side: the Sec-WebSocket-Extensions value to offer. */
-export function clientOfferHeader(settings: DeflateOptions): string {
-  return formatExtensions([clientOffer(settings)]);
-}
-
-/** Client side: checks the server's answer; the codec, or an Error to fail the connection with. */
-export function acceptServerDeflate(answer: string, settings: DeflateOptions, maxPayload: number): PerMessageDeflate | Error {
-  try {
-    const params = acceptAsClient(parseExtensions(answer), settings);
-    return new PerMessageDeflate(params, { ...settings, isServer: false, maxPayload });
-  } catch (err) {
-    return err as Error;
-  }
 }

@@ -1,6 +1,6 @@
 /**
- * The ASCII flag fused into unmasking (wasm mask_ascii, applyMaskJsAscii,
- * unmask, unmaskInto) and the decoder's use of it to skip the UTF-8 pass.
+ * The ASCII flag fused into unmasking (wasm mask_ascii, the JS kernel's
+ * flag, unmask, unmaskInto) and the decoder's use of it to skip the UTF-8 pass.
  * Every kernel must give the same bytes as the bytewise reference and the same
  * flag, with a single high byte at every position; the decoder with wasm and
  * without it (PUSHWIRE_NO_WASM=1, a child process) must report the same
@@ -10,8 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { applyMaskBytewise, applyMaskJsAscii, unmask, unmaskInto, WASM_THRESHOLD } from '../../src/protocol/mask.js';
-import { NO_WASM, unmaskIntoWasm, unmaskWasm, wasmMask, WASM_CHUNK } from '../../src/protocol/wasm-mask.js';
+import { unmask, unmaskInto, WASM_THRESHOLD } from '../../src/protocol/mask.js';
+import { maskJsAscii } from '../../src/protocol/js-mask.js';
+import { maskWasm, wasmMask, WASM_CHUNK } from '../../src/protocol/wasm-mask.js';
+import { applyMaskBytewise } from '../protocol/helpers.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { encodeFrame } from '../../src/protocol/frame-encoder.js';
 
@@ -52,14 +54,14 @@ type InPlace = (data: Uint8Array, key: Uint8Array, phase: number) => boolean;
 type Into = (src: Uint8Array, key: Uint8Array, phase: number, dst: Uint8Array, at: number) => boolean;
 
 const inPlace: Array<[string, InPlace]> = [
-  ['applyMaskJsAscii', applyMaskJsAscii],
+  ['maskJsAscii', maskJsAscii],
   ['unmask', unmask],
-  ['unmaskWasm', (d, k, p) => { const r = unmaskWasm(d, k, p); assert.notEqual(r, NO_WASM); return r === 0; }],
+  ['maskWasm in place', (d, k, p) => maskWasm(wasmMask!, d, k, p, d, 0, true)],
 ];
 const into: Array<[string, Into]> = [
   ['unmaskInto', unmaskInto],
-  ['unmaskIntoWasm', (s, k, p, d, a) => { const r = unmaskIntoWasm(s, k, p, d, a); assert.notEqual(r, NO_WASM); return r === 0; }],
-  ['fallback (set + applyMaskJsAscii)', (s, k, p, d, a) => { d.set(s, a); return applyMaskJsAscii(d.subarray(a, a + s.length), k, p); }],
+  ['maskWasm into', (s, k, p, d, a) => maskWasm(wasmMask!, s, k, p, d, a, true)],
+  ['fallback (set + maskJsAscii)', (s, k, p, d, a) => { d.set(s, a); return maskJsAscii(d.subarray(a, a + s.length), k, p); }],
 ];
 
 /** Runs every kernel on c at byte offset `offset` (word alignment) and checks bytes, flag and guard bytes. */
