@@ -1,0 +1,111 @@
+// Raw Engine.IO / Socket.IO clients for the protocol tests, over real sockets on 127.0.0.1.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket as WsClient } from 'ws';
+
+/** A WebSocket whose messages are read in order with next(), as the protocol suites' waitFor does. */
+export class RawSocket {
+  readonly ws: WsClient;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly inbox: Array<string | Buffer> = [];
+  private readonly waiters: Array<(m: string | Buffer) => void> = [];
+  /** Set by the handshake's error answer, when the server refuses the upgrade. */
+  refusal: { status: number; body: string } | null = null;
+
+  constructor(url: string) {
+    this.ws = new WsClient(url);
+    this.ws.binaryType = 'nodebuffer';
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.opened.catch(() => {});
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        this.refusal = { status: res.statusCode ?? 0, body };
+        this.ws.emit('close', 1006, Buffer.alloc(0));
+      });
+    });
+    this.ws.on('error', () => {});
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const message = isBinary ? data : data.toString('utf8');
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(message);
+      else this.inbox.push(message);
+    });
+  }
+
+  /** The next message (a string for text, a Buffer for binary). */
+  next(timeout = 3000): Promise<string | Buffer> {
+    const queued = this.inbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(wake);
+        if (i !== -1) this.waiters.splice(i, 1);
+        reject(new Error('no message within ' + timeout + ' ms'));
+      }, timeout);
+      const wake = (m: string | Buffer) => { clearTimeout(timer); resolve(m); };
+      this.waiters.push(wake);
+    });
+  }
+
+  /** The next messages that are not pings ("2"), as the Socket.IO suite's waitForPackets. */
+  async packets(count: number): Promise<Array<string | Buffer>> {
+    const out: Array<string | Buffer> = [];
+    while (out.length < count) {
+      const m = await this.next();
+      if (m !== '2') out.push(m);
+    }
+    return out;
+  }
+
+  send(data: string | Buffer | Uint8Array): void {
+    this.ws.send(data);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Resolves with what a promise gives, or rejects after `ms`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); }),
+  ]);
+}
+
+export interface Answer { status: number; body: string; headers: http.IncomingHttpHeaders }
+
+/** One HTTP request; the body read as UTF-8. */
+export function request(url: string, options: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+export function portOf(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+/** A long-polling session opened with a handshake GET; its sid. */
+export async function openPolling(base: string): Promise<string> {
+  const answer = await request(`${base}?EIO=4&transport=polling`);
+  if (answer.status !== 200) throw new Error(`handshake answered ${answer.status}: ${answer.body}`);
+  return JSON.parse(answer.body.slice(1)).sid;
+}
