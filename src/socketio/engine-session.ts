@@ -41,6 +41,11 @@ function flushSession(session: EngineSession): void {
   session.flush();
 }
 
+/** Closed on the next tick, not inside the send that found it slow (which may be mid-broadcast). */
+function abortSlowSession(session: EngineSession): void {
+  session.abort('transport error');
+}
+
 /**
  * One Engine.IO session (docs/PROTOCOL.md §7.1): its id, its transport and
  * the upgrade to WebSocket, the packets waiting for a held poll, and the
@@ -105,15 +110,12 @@ export class EngineSession implements TransportOwner {
     const transport = this.transport;
     if (transport.name === 'websocket') {
       transport.send([packet]);
-      if (transport.bufferedAmount > this.host.settings.maxBufferedBytes) this.abort('transport error');
+      if (transport.bufferedAmount > this.host.settings.maxBufferedBytes) this.tooSlow();
       return true;
     }
     this.queue.push(packet);
     this.queuedBytes += packet.size;
-    if (this.queuedBytes > this.host.settings.maxBufferedBytes) {
-      this.abort('transport error');
-      return false;
-    }
+    if (this.queuedBytes > this.host.settings.maxBufferedBytes) this.tooSlow();
     // Packets sent in the same turn share one poll answer.
     if (transport.writable && !this.flushScheduled) {
       this.flushScheduled = true;
@@ -121,6 +123,15 @@ export class EngineSession implements TransportOwner {
     }
     return true;
   }
+
+  /** A client that does not take what it is sent is let go (it may come back and recover). */
+  private tooSlow(): void {
+    if (this.slow) return;
+    this.slow = true;
+    process.nextTick(abortSlowSession, this);
+  }
+
+  private slow = false;
 
   /** @internal Answers the held poll with every queued packet. */
   flush(): void {
