@@ -59,7 +59,8 @@ export class Socket extends EventEmitter {
   /** @internal */
   readonly client: SocketIoClient;
   private readonly acks = new Map<number, AckCallback>();
-  private nextAckId = 0;
+  // Per socket, from 1 (the published protocol suite expects the first to be 1).
+  private nextAckId = 1;
   private flags: { timeout?: number; volatile?: boolean } = {};
   private anyListeners: AckCallback[] | null = null;
   private readonly middlewares: EventMiddleware[] = [];

@@ -12,7 +12,7 @@ import { EngineServer } from '../../src/socketio/engine-server.js';
 import type { EngineSession } from '../../src/socketio/engine-session.js';
 import { mountEngineEndpoint } from '../../src/socketio/mount.js';
 import { OutgoingPacket } from '../../src/socketio/outgoing-packet.js';
-import { openPolling, portOf, RawSocket, request, within } from './helpers.js';
+import { openPolling, portOf, RawSocket, request, waitUntil, within } from './helpers.js';
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
@@ -311,12 +311,4 @@ describe('Engine.IO protocol suite', () => {
 /** The live session with this id. */
 function engineSession(sid: string): EngineSession | undefined {
   return engine.session(sid);
-}
-
-async function waitUntil(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }

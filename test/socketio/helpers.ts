@@ -109,3 +109,12 @@ export async function openPolling(base: string): Promise<string> {
   if (answer.status !== 200) throw new Error(`handshake answered ${answer.status}: ${answer.body}`);
   return JSON.parse(answer.body.slice(1)).sid;
 }
+
+/** Waits, a turn of the event loop at a time, until `check` holds (the server's own state as the sentinel). */
+export async function waitUntil(check: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
