@@ -8,7 +8,8 @@ import { mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort } from './websocket/server.js';
 import { destroySocket } from './websocket/websocket.js';
 import { httpErrorResponse } from './protocol/handshake.js';
-import { mountApp } from './app/index.js';
+import { mountApp, mountSocketIoChat } from './app/index.js';
+import { Server as SocketIoServer, type ServerOptions as SocketIoOptions } from './socketio/index.js';
 
 /** Inactivity (no byte either way) after which an HTTP connection is dropped. */
 const IDLE_TIMEOUT = 75_000;
@@ -22,8 +23,10 @@ export interface PushwireServer {
   readonly http: http.Server;
   readonly router: Router;
   readonly config: ServerConfig;
-  /** The push layer (issue 3): publish on channels, handle client events. */
+  /** The push layer: publish on channels, handle client events. */
   readonly push: PushApi;
+  /** Socket.IO at /socket.io/, its rooms on the push layer's channels (docs/PROTOCOL.md §7). */
+  readonly io: SocketIoServer;
   /** Starts listening; resolves with the real address. */
   listen(): Promise<{ host: string; port: number }>;
   /** CONTRACT.md shutdown: stop accepting, close every client properly, resolve when done (at most ~4 s). */
@@ -40,6 +43,8 @@ export interface PushwireServerOptions {
   idleTimeout?: number;
   /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
   push?: PushOptions;
+  /** Tuning of Socket.IO (pingInterval, pingTimeout, maxHttpBufferSize, connectTimeout, recovery). */
+  socketio?: Omit<SocketIoOptions, 'log' | 'path'>;
 }
 
 /** The whole server of CONTRACT.md on one http.Server. */
@@ -100,15 +105,26 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const push = mountPush(router, { dataDir: config.dataDir, maxMessage: config.maxMessage, ...options.push });
   closables.push(push);
 
+  // Socket.IO: rooms are channels of the same log, and a cut client recovers what it missed.
+  const io = new SocketIoServer({
+    log: push.log,
+    connectionStateRecovery: true,
+    maxHttpBufferSize: Math.min(config.maxMessage, 1e6),
+    ...options.socketio,
+  }).mount(router);
+  closables.push(io);
+
   // The demo (issue 4): the page, /push.js, /api/registrations and the chat.
   const app = mountApp(router, push, config, options.log ? { log: options.log } : {});
   closables.push(app);
+  mountSocketIoChat(io, push);
 
   return {
     http: server,
     router,
     config,
     push,
+    io,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -118,3 +118,102 @@ export async function waitUntil(check: () => boolean, ms = 3000): Promise<void> 
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+// ---- the whole pushwire server, and socket.io-client 4 against it ----------
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
+import { createPushwireServer, type PushwireServer, type PushwireServerOptions } from '../../src/pushwire-server.js';
+import type { Socket as ServerSocket } from '../../src/socketio/index.js';
+import type { WebSocketTransport } from '../../src/socketio/websocket-transport.js';
+
+export type { ClientSocket };
+
+export interface Running {
+  server: PushwireServer;
+  base: string;
+  stop(): Promise<void>;
+}
+
+/** createPushwireServer on 127.0.0.1, a free port and a temp data dir. */
+export async function startPushwire(options: PushwireServerOptions = {}): Promise<Running> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushwire-sio-'));
+  const server = createPushwireServer(
+    { port: 0, host: '127.0.0.1', capacity: 100, dataDir, maxMessage: 16 * 1024 * 1024 },
+    { log: () => {}, ...options },
+  );
+  const { port } = await server.listen();
+  return {
+    server,
+    base: `http://127.0.0.1:${port}`,
+    async stop() {
+      await server.shutdown();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every client socket the tests opened, closed by closeClients() whatever a test left open. */
+const openClients = new Set<ClientSocket>();
+
+export function closeClients(): void {
+  for (const socket of openClients) socket.close();
+  openClients.clear();
+}
+
+/**
+ * A socket.io-client socket, connected; reconnection fast and without jitter,
+ * so tests wait little. `listen` adds listeners before it connects (events
+ * may come in the same poll answer as the CONNECT).
+ */
+export async function connectSocket(url: string, options: Partial<ManagerOptions & SocketOptions> = {}, listen?: (socket: ClientSocket) => void): Promise<ClientSocket> {
+  const socket = connectClient(url, { reconnectionDelay: 20, reconnectionDelayMax: 100, randomizationFactor: 0, forceNew: true, autoConnect: false, ...options });
+  openClients.add(socket);
+  listen?.(socket);
+  socket.connect();
+  await within(new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  }), 5000, `connect to ${url}`);
+  return socket;
+}
+
+/** Resolves with the arguments of the next `event` on an emitter-like object. */
+export function nextEvent<T extends unknown[] = unknown[]>(emitter: { once(event: string, fn: (...args: any[]) => void): unknown }, event: string, ms = 5000): Promise<T> {
+  return within(new Promise<T>((resolve) => { emitter.once(event, (...args: unknown[]) => resolve(args as T)); }), ms, `event ${event}`);
+}
+
+/** Collects the first argument of every `event` a client socket gets, with a way to wait for the n-th. */
+export class Collector<T = unknown> {
+  readonly items: T[] = [];
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(socket: ClientSocket, event: string) {
+    socket.on(event, (value: T) => {
+      this.items.push(value);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  async waitFor(count: number, ms = 5000): Promise<T[]> {
+    const end = Date.now() + ms;
+    while (this.items.length < count) {
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`expected ${count} items, have ${this.items.length}: ${JSON.stringify(this.items).slice(0, 300)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    return this.items.slice(0, count);
+  }
+}
+
+/** Cuts a connection as a network failure would: the TCP socket of a WebSocket destroyed, a polling session dropped. */
+export function cut(socket: ServerSocket): void {
+  const transport = socket.conn.transport;
+  if (transport.name === 'websocket') (transport as WebSocketTransport).ws.terminate();
+  else socket.conn.abort('transport error');
+}
