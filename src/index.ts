@@ -22,6 +22,13 @@ export {
 } from './push/index.js';
 export { Router, type RequestHandler, type UpgradeHandler } from './http/router.js';
 
+// Socket.IO v5 over Engine.IO v4, in socket.io's shape; rooms are channels of the log.
+export {
+  Server, Namespace, Socket, BroadcastOperator, EngineServer,
+  type ServerOptions, type Middleware, type MiddlewareError, type Handshake, type AckCallback, type EventMiddleware,
+  type EngineOptions, type RecoveryOptions,
+} from './socketio/index.js';
+
 // The whole server of `node dist/server.js`.
 export { createPushwireServer, type PushwireServer, type PushwireServerOptions } from './pushwire-server.js';
 export { DEFAULTS, parseConfig, type ServerConfig } from './config.js';

@@ -25,7 +25,7 @@ export interface PushwireServer {
   readonly config: ServerConfig;
   /** The push layer: publish on channels, handle client events. */
   readonly push: PushApi;
-  /** Socket.IO at /socket.io/, its rooms on the push layer's channels (docs/PROTOCOL.md §7). */
+  /** Socket.IO at /socket.io/, its rooms on the push layer's channels (docs/PROTOCOL.md §5). */
   readonly io: SocketIoServer;
   /** Starts listening; resolves with the real address. */
   listen(): Promise<{ host: string; port: number }>;

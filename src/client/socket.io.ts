@@ -14,7 +14,7 @@
  * backoff, and recovers the connection state when the server keeps it
  * (socket.recovered, events missed while away delivered on return). Binary
  * arguments (ArrayBuffer, typed arrays) travel as attachments.
- * docs/PROTOCOL.md §7 describes the wire.
+ * docs/PROTOCOL.md §5 describes the wire.
  */
 namespace pushwireSocketIo {
   type Listener = (...args: any[]) => void;

@@ -1,5 +1,5 @@
 /**
- * Engine.IO v4 packets (docs/PROTOCOL.md §7.1): pure functions over strings
+ * Engine.IO v4 packets (docs/PROTOCOL.md §5.1): pure functions over strings
  * and bytes, no I/O. A packet is a type digit and its data; over WebSocket
  * each packet is one message, over HTTP long-polling several packets are
  * joined by the record separator (U+001E) in one text body, binary ones as

@@ -1,5 +1,5 @@
 /**
- * Socket.IO v5 packets (docs/PROTOCOL.md §7.2), carried in Engine.IO message
+ * Socket.IO v5 packets (docs/PROTOCOL.md §5.3), carried in Engine.IO message
  * packets: pure functions and a small state machine, no I/O.
  *
  *     <type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]

@@ -3,7 +3,7 @@ import type { PushMessage } from '../push/message.js';
 
 /**
  * Everything Socket.IO asks of the channel log, in one place (docs/PROTOCOL.md
- * §7.3). The log behind it may become shared between processes (and its
+ * §5.4). The log behind it may become shared between processes (and its
  * reads asynchronous); only this adapter and its callers' recovery path
  * would change.
  */

@@ -6,7 +6,7 @@ import type { Server } from './server.js';
 import type { Socket } from './socket.js';
 
 /**
- * The Socket.IO side of one Engine.IO session (docs/PROTOCOL.md §7.2): it
+ * The Socket.IO side of one Engine.IO session (docs/PROTOCOL.md §5.3): it
  * decodes packets, routes them to the socket of their namespace, connects
  * namespaces, and closes the session on anything malformed or out of turn.
  */

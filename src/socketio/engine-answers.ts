@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { engineErrorBody, type EngineErrorCode } from '../protocol/engine-io-packet.js';
 
 /**
- * Engine.IO's refusals (docs/PROTOCOL.md §7.1): HTTP 400 with
+ * Engine.IO's refusals (docs/PROTOCOL.md §5.1): HTTP 400 with
  * `{"code":n,"message":"..."}`, for a request and for an upgrade alike.
  */
 export function answerEngineError(res: http.ServerResponse, code: EngineErrorCode): void {

@@ -31,7 +31,7 @@ export function randomId(): string {
 const TRANSPORTS: ReadonlySet<string> = new Set<TransportName>(['polling', 'websocket']);
 
 /**
- * Engine.IO v4 (docs/PROTOCOL.md §7.1) on one path: the handshake, the
+ * Engine.IO v4 (docs/PROTOCOL.md §5.1) on one path: the handshake, the
  * requests of polling sessions, WebSocket connections and upgrades, and the
  * error answers `{"code","message"}` for everything else. The layer above
  * (Socket.IO) takes each new session from `onConnection`.

@@ -47,7 +47,7 @@ function abortSlowSession(session: EngineSession): void {
 }
 
 /**
- * One Engine.IO session (docs/PROTOCOL.md §7.1): its id, its transport and
+ * One Engine.IO session (docs/PROTOCOL.md §5.1): its id, its transport and
  * the upgrade to WebSocket, the packets waiting for a held poll, and the
  * server-driven heartbeat (ping every pingInterval, pong due within
  * pingTimeout).

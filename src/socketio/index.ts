@@ -1,4 +1,4 @@
-// Socket.IO v5 over Engine.IO v4 (docs/PROTOCOL.md §7): the server, in socket.io's shape.
+// Socket.IO v5 over Engine.IO v4 (docs/PROTOCOL.md §5): the server, in socket.io's shape.
 export { Server, type ServerOptions } from './server.js';
 export { Namespace, type Middleware, type MiddlewareError } from './namespace.js';
 export { Socket, type Handshake, type AckCallback, type EventMiddleware } from './socket.js';

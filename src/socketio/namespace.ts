@@ -18,7 +18,7 @@ export type Middleware = (socket: Socket, next: (err?: MiddlewareError) => void)
 /**
  * A namespace, in the shape of socket.io's: its sockets, rooms and
  * middlewares, `on('connection')`, and broadcasts. Broadcasts to rooms that
- * map onto channels go through the channel log (docs/PROTOCOL.md §7.3); the
+ * map onto channels go through the channel log (docs/PROTOCOL.md §5.4); the
  * log hands them back to every follower, Socket.IO or not.
  */
 export class Namespace extends EventEmitter {

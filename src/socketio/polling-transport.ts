@@ -11,7 +11,7 @@ const CLOSE_PACKET = encodeTextPacket(EnginePacketType.Close);
 const NOOP_PACKET = encodeTextPacket(EnginePacketType.Noop);
 
 /**
- * Engine.IO over HTTP long-polling (docs/PROTOCOL.md §7.1): the client holds
+ * Engine.IO over HTTP long-polling (docs/PROTOCOL.md §5.1): the client holds
  * one GET that the server answers when it has packets, and sends its own
  * packets by POST; both bodies are packets joined by the record separator.
  * A second GET or POST while one is open is an error that closes the session,

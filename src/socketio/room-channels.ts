@@ -2,7 +2,7 @@ import { deconstruct, hasBinary, RESERVED_EVENTS } from '../protocol/socket-io-p
 import { CHANNEL_NAME, RESERVED_PREFIX, type PushMessage } from '../push/message.js';
 
 /**
- * How Socket.IO rooms map onto the channel log (docs/PROTOCOL.md §7.3).
+ * How Socket.IO rooms map onto the channel log (docs/PROTOCOL.md §5.4).
  *
  * A room is a channel: in the main namespace room R is channel R, in
  * namespace /N it is channel "N:R". Every socket of a namespace is also in
@@ -23,8 +23,8 @@ export function channelOfRoom(namespace: string, room: string): string | null {
 
 /**
  * The offset a socket reports back to recover: the last id it has of each
- * of its channels, `NAME@N,NAME@N` (the form of CONTRACT's compound SSE
- * cursor; channel names never hold "@" or ",").
+ * of its channels, `NAME@N,NAME@N`
+ * (channel names never hold "@" or ",").
  */
 export function formatOffset(cursors: ReadonlyMap<string, number>): string {
   let text = '';

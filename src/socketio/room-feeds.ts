@@ -61,7 +61,7 @@ class ChannelFeed implements Subscriber {
 
 /**
  * The logged rooms of one namespace: a subscriber per channel, and the groups
- * of sockets by the channels they follow (docs/PROTOCOL.md §7.3).
+ * of sockets by the channels they follow (docs/PROTOCOL.md §5.4).
  */
 export class RoomFeeds {
   private readonly feeds = new Map<string, ChannelFeed>();

@@ -32,7 +32,7 @@ export interface ServerOptions extends EngineOptions {
 
 /**
  * A Socket.IO v5 server over Engine.IO v4, in the shape of socket.io's
- * `Server` (docs/PROTOCOL.md §7): `io.on('connection', (socket) => …)`,
+ * `Server` (docs/PROTOCOL.md §5): `io.on('connection', (socket) => …)`,
  * `io.of(name)`, `io.use(mw)`, `io.emit`, `io.to(room).emit`. Rooms map onto
  * channels of the channel log, so every event sent to a room is an event of
  * that channel for every push technique, and back.

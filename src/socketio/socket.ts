@@ -178,7 +178,7 @@ export class Socket extends EventEmitter {
     return this.send(...args);
   }
 
-  /** Joins rooms; a room that names a valid channel follows that channel (docs/PROTOCOL.md §7.3). */
+  /** Joins rooms; a room that names a valid channel follows that channel (docs/PROTOCOL.md §5.4). */
   join(rooms: string | readonly string[]): void {
     let moved = false;
     for (const room of typeof rooms === 'string' ? [rooms] : rooms) {

@@ -5,7 +5,7 @@ import type { OutgoingPacket } from './outgoing-packet.js';
 import type { Transport, TransportEnd, TransportOwner } from './transport.js';
 
 /**
- * Engine.IO over one WebSocket (docs/PROTOCOL.md §7.1): each packet is one
+ * Engine.IO over one WebSocket (docs/PROTOCOL.md §5.1): each packet is one
  * message, text packets as text frames and binary messages as binary frames
  * with no type byte. A message over maxPayload closes the WebSocket (1009),
  * and with it the session.

@@ -215,3 +215,34 @@ describe('socket.io-client 4 against pushwire', () => {
     assert.equal(again.status, 304);
   });
 });
+
+describe("the seed's server code on a plain http.Server, ported by its import", () => {
+  test('new Server(httpServer): io.emit reaches every client, over every transport; other requests reach the old handler', async () => {
+    const http = await import('node:http');
+    const { Server } = await import('../../src/index.js');
+    const server = http.createServer((_req, res) => res.end('the page'));
+    // The seed's code, as it reads:
+    const io = new Server(server);
+    io.on('connection', function (socket) {
+      socket.on('chat message', function (msg: string) {
+        io.emit('chat message', msg);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const clients = [];
+      for (const mode of MODES) clients.push(await connectSocket(base, mode.options));
+      const inboxes = clients.map((c) => new Collector<string>(c, 'chat message'));
+      clients[1]!.emit('chat message', 'hello, seed');
+      for (const inbox of inboxes) assert.deepEqual(await inbox.waitFor(1), ['hello, seed']);
+      assert.equal((await request(`${base}/`)).body, 'the page');
+      assert.match((await request(`${base}/socket.io/socket.io.js`)).body, /var io = /);
+      for (const c of clients) c.disconnect();
+    } finally {
+      await io.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
