@@ -97,8 +97,8 @@ export class SocketIoClient implements SessionListener {
   /** Closes the connection; its sockets disconnect with 'forced server close'. */
   close(): void {
     if (this.closed) return;
-    this.conn.close();
     this.onClose(this.conn, 'forced server close');
+    this.conn.close();
   }
 
   onClose(_session: EngineSession, reason: string): void {

@@ -109,7 +109,7 @@ export class EngineSession implements TransportOwner {
     if (this.readyState !== 'open') return false;
     const transport = this.transport;
     if (transport.name === 'websocket') {
-      transport.send([packet]);
+      transport.sendOne(packet);
       if (transport.bufferedAmount > this.host.settings.maxBufferedBytes) this.tooSlow();
       return true;
     }

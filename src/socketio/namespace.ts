@@ -103,8 +103,9 @@ export class Namespace extends EventEmitter {
     const recovers = recovery !== null && recovery.skipMiddlewares ? this.planRecovery(auth) : undefined;
     if (recovers || this.middlewares.length === 0) return this.connect(client, socket, recovers);
     this.runMiddlewares(socket, 0, (err) => {
-      if (client.closed) return;
+      if (client.closed) return socket._abandon();
       if (err) {
+        socket._abandon();
         const data: Record<string, unknown> = { message: err.message };
         if (err.data !== undefined) data.data = err.data;
         client.refuse(this.name, data);
@@ -222,13 +223,15 @@ export class Namespace extends EventEmitter {
     }
     const loggedEvent = toLoggedEvent(event, args);
     const withOffsets = this.server.recovery !== null;
+    // Without offsets every socket gets the same bytes; with them, every group its own.
     const byGroup = new Map<unknown, OutgoingPacket[]>();
     for (const socket of this._targets(rooms, except)) {
       if (volatile && !socket.conn.transport.writable) continue;
       // Not in the log, so the offset stays where the socket's channels stand.
       const offset = withOffsets && socket.group !== null ? socket.group.offset : null;
-      let packets = byGroup.get(socket.group);
-      if (packets === undefined) byGroup.set(socket.group, (packets = eventPackets(this.name, loggedEvent, offset, true)));
+      const key = withOffsets ? socket.group : null;
+      let packets = byGroup.get(key);
+      if (packets === undefined) byGroup.set(key, (packets = eventPackets(this.name, loggedEvent, offset, true)));
       socket.sendPackets(packets);
     }
   }

@@ -164,6 +164,10 @@ export class PollingTransport implements Transport {
     this.respond(encodePayload(parts));
   }
 
+  sendOne(packet: OutgoingPacket): void {
+    this.send([packet]);
+  }
+
   private respond(body: string): void {
     const res = this.held!;
     this.held = null;

@@ -67,7 +67,8 @@ export class Socket extends EventEmitter {
 
   /** @internal */
   constructor(nsp: Namespace, client: SocketIoClient, auth: Record<string, unknown>, id: string, pid: string | null) {
-    super();
+    // An async handler that rejects is logged (below), not left to crash the process.
+    super({ captureRejections: true });
     this.nsp = nsp;
     this.client = client;
     this.id = id;
@@ -91,6 +92,11 @@ export class Socket extends EventEmitter {
     };
     // An 'error' with no listener would throw; socket.io keeps one too.
     this.on('error', noop);
+  }
+
+  /** @internal Where captureRejections sends a rejected async handler. */
+  [Symbol.for('nodejs.rejection')](err: unknown, event: string | symbol): void {
+    console.error(`pushwire: a Socket.IO '${String(event)}' handler rejected:`, err);
   }
 
   /** The Engine.IO connection under it (`conn.transport.name` is 'polling' or 'websocket'). */
@@ -369,6 +375,14 @@ export class Socket extends EventEmitter {
     if (ack === undefined) return;
     this.acks.delete(packet.id!);
     this.guard(() => ack.apply(this, packet.data as unknown[]));
+  }
+
+  /** @internal Refused (a middleware) or its client gone before it connected: out of the rooms it joined meanwhile. */
+  _abandon(): void {
+    for (const room of this.rooms) if (room !== this.id) this.nsp._removeFromRoom(this, room);
+    this.rooms.clear();
+    this.channels.clear();
+    this.joinCursors.clear();
   }
 
   /** @internal Gone: kept for recovery when the cut may be temporary, then out of every room. */

@@ -29,6 +29,8 @@ export interface Transport {
   /** Bytes written and not yet taken by the peer (the bound on slow clients). */
   readonly bufferedAmount: number;
   send(packets: readonly OutgoingPacket[]): void;
+  /** One packet (the common case of a broadcast: no array per socket). */
+  sendOne(packet: OutgoingPacket): void;
   /** Ends the transport; `end` says what a held poll is answered with. Idempotent. */
   close(end: TransportEnd): void;
 }

@@ -50,14 +50,15 @@ export class WebSocketTransport implements Transport {
   }
 
   send(packets: readonly OutgoingPacket[]): void {
+    for (let i = 0; i < packets.length; i++) this.sendOne(packets[i]!);
+  }
+
+  sendOne(packet: OutgoingPacket): void {
     if (this.closed) return;
-    for (let i = 0; i < packets.length; i++) {
-      const packet = packets[i]!;
-      // A broadcast's frame is built once and written to every socket.
-      if (packet.shared) this.ws.sendPrepared(packet.message());
-      else if (packet.text !== null) this.ws.send(packet.text);
-      else this.ws.send(packet.binary!);
-    }
+    // A broadcast's frame is built once and written to every socket.
+    if (packet.shared) this.ws.sendPrepared(packet.message());
+    else if (packet.text !== null) this.ws.send(packet.text);
+    else this.ws.send(packet.binary!);
   }
 
   close(end: TransportEnd): void {

@@ -179,6 +179,33 @@ describe('malformed and out-of-turn packets', () => {
   });
 });
 
+describe('application handlers that fail', () => {
+  test('a handler that throws, or an async one that rejects, is logged; the connection and the server go on', async () => {
+    const logged: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => { logged.push(args); };
+    try {
+      running.server.io.of('/fragile').on('connection', (socket) => {
+        socket.on('throw', () => { throw new Error('thrown by a handler'); });
+        socket.on('reject', async () => { throw new Error('rejected by a handler'); });
+        socket.on('ping me', (ack: (a: string) => void) => ack('pong'));
+      });
+      const client = await connectSocket(`${running.base}/fragile`);
+      client.emit('throw');
+      client.emit('reject');
+      assert.equal(await client.emitWithAck('ping me'), 'pong');
+      await waitUntil(() => logged.length >= 2);
+      const messages = logged.map((args) => String((args[1] as Error)?.message));
+      assert.ok(messages.includes('thrown by a handler'), JSON.stringify(messages));
+      assert.ok(messages.includes('rejected by a handler'), JSON.stringify(messages));
+      assert.equal(client.connected, true);
+      client.disconnect();
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
 describe('clients that misbehave slowly', () => {
   test('a connection that joins no namespace within connectTimeout is closed', async () => {
     const socket = new RawSocket(`${wsBase}?EIO=4&transport=websocket`);
