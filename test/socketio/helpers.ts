@@ -1,7 +1,14 @@
 // Raw Engine.IO / Socket.IO clients for the protocol tests, over real sockets on 127.0.0.1.
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { WebSocket as WsClient } from 'ws';
+import { createPushwireServer, type PushwireServer, type PushwireServerOptions } from '../../src/pushwire-server.js';
+import type { Socket as ServerSocket } from '../../src/socketio/index.js';
+import type { WebSocketTransport } from '../../src/socketio/websocket-transport.js';
 
 /** A WebSocket whose messages are read in order with next(), as the protocol suites' waitFor does. */
 export class RawSocket {
@@ -121,13 +128,6 @@ export async function waitUntil(check: () => boolean, ms = 3000): Promise<void> 
 
 // ---- the whole pushwire server, and socket.io-client 4 against it ----------
 
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { io as connectClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
-import { createPushwireServer, type PushwireServer, type PushwireServerOptions } from '../../src/pushwire-server.js';
-import type { Socket as ServerSocket } from '../../src/socketio/index.js';
-import type { WebSocketTransport } from '../../src/socketio/websocket-transport.js';
 
 export type { ClientSocket };
 
