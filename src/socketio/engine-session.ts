@@ -71,6 +71,10 @@ export class EngineSession implements TransportOwner {
   private pongExtended = false;
   private upgradeTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
+  /** How a server-side close ends the transport once the queue is out. */
+  private closingEnd: TransportEnd = 'close';
+  /** Found too slow: its abort is on its way. */
+  private slow = false;
 
   constructor(private readonly host: SessionHost, id: string, request: http.IncomingMessage, transport: Transport) {
     this.id = id;
@@ -130,8 +134,6 @@ export class EngineSession implements TransportOwner {
     this.slow = true;
     process.nextTick(abortSlowSession, this);
   }
-
-  private slow = false;
 
   /** @internal Answers the held poll with every queued packet. */
   flush(): void {
@@ -245,8 +247,6 @@ export class EngineSession implements TransportOwner {
     if (this.transport.name === 'websocket' || this.transport.writable) return this.finishClosing();
     this.lingerTimer = setTimeout(() => this.finishClosing(), this.host.settings.pingTimeout);
   }
-
-  private closingEnd: TransportEnd = 'close';
 
   private finishClosing(): void {
     if (this.readyState === 'closed') return;
