@@ -9,6 +9,7 @@ import net from 'node:net';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
+import { encodeTextFrame, nextMaskKey } from '../src/protocol/frame-encoder.js';
 
 export interface Delivery {
   /** Called with each text message's payload. */
@@ -21,6 +22,11 @@ export class RawWebSocket {
 
   constructor(socket: net.Socket) {
     this.socket = socket;
+  }
+
+  /** Sends a text message (masked, as a client must). */
+  sendText(text: string): void {
+    this.socket.write(encodeTextFrame(text, true, false, nextMaskKey()));
   }
 
   /** Opens once the 101 arrives; rejects on anything else. */
@@ -57,6 +63,37 @@ export class RawWebSocket {
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
   }
+}
+
+/**
+ * A Socket.IO client as light as the raw WebSockets above: Engine.IO over a
+ * WebSocket from the start, CONNECT to "/", pongs for the server's pings, and
+ * each event's text ('42[...]') handed on. Resolves once connected.
+ */
+export function openSocketIo(port: number, onEvent: Delivery): Promise<RawWebSocket> {
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    let ws: RawWebSocket | null = null;
+    // The open packet may come in the same read as the 101, before `ws` is set: answer a turn later.
+    const send = (text: string) => queueMicrotask(() => ws?.sendText(text));
+    const onText = (text: string) => {
+      const type = text.charCodeAt(0);
+      if (type === 0x34 /* 4: message */) {
+        if (text.charCodeAt(1) === 0x32 /* 2: EVENT */) return onEvent(text);
+        if (!connected && text.startsWith('40')) {
+          connected = true;
+          resolve(ws!);
+        }
+      } else if (type === 0x32 /* 2: ping */) {
+        send('3');
+      } else if (type === 0x30 /* 0: open */) {
+        send('40');
+      }
+    };
+    RawWebSocket.open(port, '/socket.io/?EIO=4&transport=websocket', onText).then((opened) => {
+      ws = opened;
+    }, reject);
+  });
 }
 
 /** Runs `make` n times with at most `parallel` pending at once (the listen backlog is finite). */

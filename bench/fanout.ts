@@ -4,6 +4,8 @@
  * once and the same bytes written to every /push/ws socket); the reference is
  * the usual ws broadcast loop (`for (const c of wss.clients) c.send(text)`).
  * Also, ours only, the same publish to long-poll, SSE and iframe clients.
+ * And Socket.IO: `io.emit` to 1,000 Socket.IO clients (Engine.IO over
+ * WebSocket), pushwire's Socket.IO beside the `socket.io` 4 package.
  *
  * Each publish carries the monotonic clock (process.hrtime, shared by every
  * process of the machine); the clients, in this process, note when each copy
@@ -12,9 +14,9 @@
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { benchScale, percentile, printTable, sleep, Worker, type Row } from './lib.js';
-import { LongPollClient, openIframe, openMany, openSse, RawWebSocket } from './clients.js';
+import { LongPollClient, openIframe, openMany, openSocketIo, openSse, RawWebSocket } from './clients.js';
 
-type Kind = 'ws' | 'longpoll' | 'sse' | 'iframe';
+type Kind = 'ws' | 'longpoll' | 'sse' | 'iframe' | 'sio';
 
 interface FanoutResult {
   subscribers: number;
@@ -27,11 +29,13 @@ interface FanoutResult {
 
 /** The publish's {seq, t} from whatever shape the technique delivers. */
 function stamp(text: string): { seq: number; t: number } {
+  // A Socket.IO event: 42["tick",{seq,t}].
+  if (text.startsWith('42[')) return JSON.parse(text.slice(2))[1];
   const v = JSON.parse(text);
   return v.data && typeof v.data === 'object' ? v.data : v;
 }
 
-async function fanout(impl: 'ours' | 'ws' | 'floor', kind: Kind, n: number, publishes: number): Promise<FanoutResult> {
+async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', kind: Kind, n: number, publishes: number): Promise<FanoutResult> {
   const server = new Worker('server-child.js', [`--impl=${impl}`]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const closers: (() => void)[] = [];
@@ -49,7 +53,10 @@ async function fanout(impl: 'ours' | 'ws' | 'floor', kind: Kind, n: number, publ
   try {
     const { port } = await server.request('start');
     await openMany(n, 200, async () => {
-      if (kind === 'ws') {
+      if (kind === 'sio') {
+        const ws = await openSocketIo(port, onMessage);
+        closers.push(() => ws.socket.destroy());
+      } else if (kind === 'ws') {
         const ws = await RawWebSocket.open(port, impl === 'ours' ? '/push/ws?channel=bench' : '/', onMessage);
         closers.push(() => ws.socket.destroy());
       } else if (kind === 'sse') {
@@ -67,7 +74,7 @@ async function fanout(impl: 'ours' | 'ws' | 'floor', kind: Kind, n: number, publ
     const subscribed = async () => {
       for (let i = 0; i < 400; i++) {
         const st = await server.request<Record<string, number>>('stats');
-        const count = kind === 'ws' ? st.websockets : kind === 'longpoll' ? st.heldPolls : st.streams;
+        const count = kind === 'ws' || kind === 'sio' ? st.websockets : kind === 'longpoll' ? st.heldPolls : st.streams;
         if ((count ?? 0) >= n) return;
         await sleep(25);
       }
@@ -139,6 +146,28 @@ export async function run(): Promise<void> {
     rows.push({ name: `${label}: latency p50 / p99`, unit: 'ms', better: 'lower', ours: r.p50, ws: null, note: `p99 ${r.p99.toFixed(2)} ms` });
   }
   printTable(`Fan-out: ${publishes} publishes, each waited for at every subscriber (ws: broadcast loop of send())`, rows);
+
+}
+
+
+/**
+ * Socket.IO fan-out: `io.emit` to 1,000 Socket.IO clients, pushwire's beside
+ * socket.io 4 in the same run (also `--only=fanout-socketio` on its own).
+ */
+export async function runSocketIo(): Promise<void> {
+  const scale = benchScale();
+  const n = Math.max(10, Math.round(1_000 * Math.min(1, scale)));
+  const publishes = Math.max(3, Math.round(30 * Math.min(1, scale)));
+  const ours = await fanout('sio-ours', 'sio', n, publishes);
+  const ref = await fanout('sio-ref', 'sio', n, publishes);
+  const label = `Socket.IO x ${n}`;
+  const rows: Row[] = [
+    { name: `${label}: deliveries/s`, unit: '/s', better: 'higher', ours: ours.deliveriesPerSec, ws: ref.deliveriesPerSec },
+    { name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: ours.cpuPerDelivery, ws: ref.cpuPerDelivery },
+    { name: `${label}: latency p50`, unit: 'ms', better: 'lower', ours: ours.p50, ws: ref.p50 },
+    { name: `${label}: latency p99`, unit: 'ms', better: 'lower', ours: ours.p99, ws: ref.p99 },
+  ];
+  printTable(`Fan-out, Socket.IO: io.emit, ${publishes} publishes, each waited for at every client (Engine.IO over WebSocket; reference: socket.io 4)`, rows, 'socket.io');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) await run();

@@ -7,6 +7,9 @@
  * `--deflate=takeover|no-takeover` (deflate.ts) both are a bare echo
  * WebSocketServer (ours from src/websocket/server.ts, or ws's) with
  * permessage-deflate on, with or without server_no_context_takeover.
+ * `--impl=sio-ours` is the whole pushwire server again, publishing with
+ * Socket.IO's `io.emit`; `--impl=sio-ref` the `socket.io` 4 package, the same.
+ * Both without connection state recovery (socket.io's default).
  *
  * Commands (over IPC, see lib.ts Worker): start, cpu, mem, stats, publish.
  */
@@ -43,6 +46,42 @@ async function startOurs(): Promise<Publisher> {
       return server.push.stats().websockets;
     },
     stats: () => ({ ...server.push.stats() }),
+  };
+}
+
+async function startOursSocketIo(): Promise<Publisher> {
+  const { createPushwireServer } = await import('../src/pushwire-server.js');
+  const { DEFAULTS } = await import('../src/config.js');
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pushwire-bench-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir }, {
+    log: () => {},
+    socketio: { connectionStateRecovery: false },
+  });
+  const { port } = await server.listen();
+  return {
+    port,
+    publish(data) {
+      server.io.emit('tick', data);
+      return server.io.sockets.sockets.size;
+    },
+    stats: () => ({ websockets: server.io.sockets.sockets.size }),
+  };
+}
+
+async function startSocketIoRef(): Promise<Publisher> {
+  const http = await import('node:http');
+  const { Server } = createRequireHere()('socket.io');
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { serveClient: false });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (httpServer.address() as import('node:net').AddressInfo).port,
+    publish(data) {
+      io.emit('tick', data);
+      return io.sockets.sockets.size;
+    },
+    stats: () => ({ websockets: io.sockets.sockets.size }),
   };
 }
 
@@ -133,7 +172,12 @@ let server: Publisher | null = null;
 
 serveRequests({
   async start() {
-    server = deflate ? await startDeflateEcho(deflate) : impl === 'ws' ? await startWs() : impl === 'floor' ? await startFloor() : await startOurs();
+    server = deflate ? await startDeflateEcho(deflate)
+      : impl === 'ws' ? await startWs()
+      : impl === 'floor' ? await startFloor()
+      : impl === 'sio-ours' ? await startOursSocketIo()
+      : impl === 'sio-ref' ? await startSocketIoRef()
+      : await startOurs();
     return { port: server.port, pid: process.pid };
   },
   cpu: () => cpuMicros(),

@@ -9,7 +9,7 @@ export interface ServerConfig {
   maxMessage: number;
   /** Run the channel log on this Redis (`redis://` or `rediss://` URL); absent: the in-memory log. */
   redis?: string;
-  // Operations (docs/PROTOCOL.md §5); optional for callers that build a config by hand.
+  // Operations (docs/PROTOCOL.md §6); optional for callers that build a config by hand.
   /** Origins allowed besides the server's own, or ['*']. */
   allowOrigin?: string[];
   /** Open connections at once; 0: no limit; absent: the open-file limit minus a reserve. */

@@ -27,6 +27,12 @@ export { asyncLog, LogUnavailableError, type AsyncChannelLog, type Subscriber } 
 export { follow, Following, type FollowResult } from './push/follow.js';
 export { MemoryChannelLog } from './push/channel-log.js';
 export { RedisChannelLog, type RedisCommandClient, type RedisSubscriberClient, type RedisLogOptions } from './push/redis-log.js';
+// Socket.IO v5 over Engine.IO v4, in socket.io's shape; rooms are channels of the log.
+export {
+  Server, Namespace, Socket, BroadcastOperator, EngineServer,
+  type ServerOptions, type Middleware, type MiddlewareError, type Handshake, type AckCallback, type EventMiddleware,
+  type EngineOptions, type RecoveryOptions,
+} from './socketio/index.js';
 
 // The whole server of `node dist/server.js`.
 export { createPushwireServer, type PushwireServer, type PushwireServerOptions } from './pushwire-server.js';

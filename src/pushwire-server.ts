@@ -7,13 +7,14 @@ import { mountEcho } from './echo.js';
 import { mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort, destroySocket, httpErrorResponse } from './http/raw-socket.js';
 import type { AsyncChannelLog } from './push/log.js';
-import { mountApp } from './app/index.js';
+import { mountApp, mountSocketIoChat } from './app/index.js';
 import { ConnectionGuard } from './http/connection-guard.js';
 import { parseAllowedOrigins } from './http/origin.js';
 import { MetricsRegistry } from './metrics/registry.js';
 import { HttpMetrics } from './metrics/http-metrics.js';
 import { maxFileCount, registerProcessMetrics } from './metrics/process-metrics.js';
 import { registerPushMetrics, serveMetrics } from './metrics/endpoint.js';
+import { Server as SocketIoServer, type ServerOptions as SocketIoOptions } from './socketio/index.js';
 
 /** File descriptors kept free of connections by the default connection limit (journal, files, zlib, DNS). */
 const FD_RESERVE = 256;
@@ -31,12 +32,14 @@ export interface PushwireServer {
   readonly http: http.Server;
   readonly router: Router;
   readonly config: ServerConfig;
-  /** The push layer (issue 3): publish on channels, handle client events. */
+  /** The push layer: publish on channels, handle client events. */
   readonly push: PushApi;
   /** Served at GET /metrics; layers register their own counters and gauges here. */
   readonly metrics: MetricsRegistry;
   /** The limits in force (the defaults resolved). */
   readonly limits: { maxConnections: number; maxConnectionsPerIp: number; headersTimeout: number; idleTimeout: number };
+  /** Socket.IO at /socket.io/, its rooms on the push layer's channels (docs/PROTOCOL.md §5). */
+  readonly io: SocketIoServer;
   /** Starts listening; resolves with the real address. */
   listen(): Promise<{ host: string; port: number }>;
   /** CONTRACT.md shutdown: stop accepting, close every client properly, resolve when done (at most ~4 s). */
@@ -61,6 +64,8 @@ export interface PushwireServerOptions {
    * log until they move to the asynchronous log interface.
    */
   channelLog?: AsyncChannelLog;
+  /** Tuning of Socket.IO (pingInterval, pingTimeout, maxHttpBufferSize, connectTimeout, recovery). */
+  socketio?: Omit<SocketIoOptions, 'log' | 'path'>;
 }
 
 /** The whole server of CONTRACT.md on one http.Server. */
@@ -127,9 +132,19 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   closables.push(push);
   registerPushMetrics(metrics, push);
 
+  // Socket.IO: rooms are channels of the same log, and a cut client recovers what it missed.
+  const io = new SocketIoServer({
+    log: push.log,
+    connectionStateRecovery: true,
+    maxHttpBufferSize: Math.min(config.maxMessage, 1e6),
+    ...options.socketio,
+  }).mount(router);
+  closables.push(io);
+
   // The demo (issue 4): the page, /push.js, /api/registrations and the chat.
   const app = mountApp(router, push, config, options.log ? { log: options.log } : {});
   closables.push(app);
+  mountSocketIoChat(io, push);
 
   return {
     http: server,
@@ -138,6 +153,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     push,
     metrics,
     limits,
+    io,
     listen() {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -165,7 +181,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   };
 }
 
-/** The limits of docs/PROTOCOL.md §5.1, from the config (flags) and the options, defaults filled in. */
+/** The limits of docs/PROTOCOL.md §6.1, from the config (flags) and the options, defaults filled in. */
 function resolveLimits(config: ServerConfig, options: PushwireServerOptions): PushwireServer['limits'] {
   const fileLimit = maxFileCount();
   return {

@@ -11,7 +11,8 @@ import { loadStaticFiles, mountStaticFiles } from './static-files.js';
 
 export { Journal, parseJournal, formatRecord, type Registration } from './journal.js';
 export { Registrations, nameFromBody, REGISTRATIONS_CHANNEL } from './registrations.js';
-export { CHAT_CHANNEL, CHAT_EVENT, chatRefusal } from './chat.js';
+export { CHAT_CHANNEL, CHAT_EVENT, chatRefusal, receiveChat } from './chat.js';
+export { mountSocketIoChat } from './socketio-chat.js';
 export type { AppPush } from './push-api.js';
 
 /** CONTRACT.md: a registration body over 64 KiB gets 413; exactly 64 KiB is read. */

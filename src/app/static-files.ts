@@ -21,7 +21,22 @@ const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.json', '.svg', '.txt']);
  * The page may load only what its own server serves: no CDN, no fonts from
  * elsewhere. 'self' covers ws:// to the same host and port (CSP level 3).
  */
-const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'";
+function pagePolicy(scriptSources: string): string {
+  return `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'${scriptSources}; connect-src 'self'; frame-src 'self'; base-uri 'none'; form-action 'self'`;
+}
+
+/**
+ * The inline scripts of a page, allowed by their hashes (CSP level 2) and
+ * nothing else: a page written as the seed writes it (`<script>var socket =
+ * io();</script>`) runs as written, and no injected script would.
+ */
+function inlineScriptHashes(html: string): string {
+  let sources = '';
+  for (const match of html.matchAll(/<script>([\s\S]*?)<\/script>/g)) {
+    sources += ` 'sha256-${createHash('sha256').update(match[1]!, 'utf8').digest('base64')}'`;
+  }
+  return sources;
+}
 
 /** One file, read once at start, with everything an answer needs precomputed. */
 export interface StaticFile {
@@ -52,7 +67,7 @@ export function loadStaticFiles(dir: string): Map<string, StaticFile> {
       'Cache-Control': 'no-cache',
     };
     if (ext === '.html') {
-      headers['Content-Security-Policy'] = PAGE_POLICY;
+      headers['Content-Security-Policy'] = pagePolicy(inlineScriptHashes(body.toString('utf8')));
       headers['X-Frame-Options'] = 'DENY';
       headers['Referrer-Policy'] = 'no-referrer';
     }

@@ -6,7 +6,7 @@ const kReadAtRest = Symbol('pushwire.bytesReadAtRest');
 type Watched = Duplex & { [kTimer]?: NodeJS.Timeout | null; [kInFlight]?: number; [kReadAtRest]?: number; bytesRead?: number };
 
 /**
- * The request-head deadline of docs/PROTOCOL.md §5.1: a connection gets `ms`
+ * The request-head deadline of docs/PROTOCOL.md §6.1: a connection gets `ms`
  * to send a complete request head, counted from its accept, and again from
  * the end of each exchange on a kept-alive connection. One timer per waiting
  * connection, so the deadline holds to the timer's precision; Node's own

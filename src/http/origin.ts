@@ -1,6 +1,6 @@
 /**
  * Who may open a WebSocket, subscribe or POST from a browser: the `Origin`
- * check of docs/PROTOCOL.md §5.3. Pure functions over header values.
+ * check of docs/PROTOCOL.md §6.3. Pure functions over header values.
  *
  * Browsers send `Origin` with every WebSocket upgrade, every POST and every
  * cross-origin fetch, and a page cannot forge it; non-browser clients send
@@ -20,7 +20,7 @@ export interface OriginRule {
 /** `'*'` allows every origin; otherwise the rules, and `null` when the literal `null` origin is allowed. */
 export type OriginPolicy = '*' | { rules: readonly OriginRule[]; allowNull: boolean };
 
-/** The allow list used when none is configured (docs/PROTOCOL.md §5.3). */
+/** The allow list used when none is configured (docs/PROTOCOL.md §6.3). */
 export const DEFAULT_ALLOWED_ORIGINS: readonly string[] = ['http://localhost:*', 'http://127.0.0.1:*'];
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ws: 80, wss: 443 };
@@ -103,7 +103,7 @@ function isOwnOrigin(origin: ParsedOrigin, host: string | undefined): boolean {
 const CHECKED_PREFIXES = ['/push/', '/socket.io/'];
 
 /**
- * Which requests the check applies to (docs/PROTOCOL.md §5.3): every upgrade,
+ * Which requests the check applies to (docs/PROTOCOL.md §6.3): every upgrade,
  * every request on a push path, and every method a cross-site form or a
  * preflight-free fetch can send with side effects (anything but GET, HEAD and
  * OPTIONS). Plain page and resource reads are left alone.

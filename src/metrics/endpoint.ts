@@ -3,7 +3,7 @@ import type { RequestHandler } from '../http/router.js';
 import type { PushApi } from '../push/index.js';
 import { EXPOSITION_CONTENT_TYPE, type MetricsRegistry } from './registry.js';
 
-/** `GET /metrics`: the registry in the Prometheus text format (docs/PROTOCOL.md §5.2). */
+/** `GET /metrics`: the registry in the Prometheus text format (docs/PROTOCOL.md §6.2). */
 export function serveMetrics(registry: MetricsRegistry): RequestHandler {
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const text = registry.render();

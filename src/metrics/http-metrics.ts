@@ -23,7 +23,7 @@ function onWebSocketClose(message: unknown): void {
 }
 
 /**
- * The HTTP server's metrics (docs/PROTOCOL.md §5.2): connections, answers by
+ * The HTTP server's metrics (docs/PROTOCOL.md §6.2): connections, answers by
  * status class, refusals, timeouts, bytes both ways, WebSocket opens and
  * closes by code. Every hot-path method is one increment.
  */

@@ -1,6 +1,6 @@
 /**
  * A small metrics registry: counters and gauges, with labels, rendered in the
- * Prometheus text exposition format 0.0.4 (docs/PROTOCOL.md §5.2).
+ * Prometheus text exposition format 0.0.4 (docs/PROTOCOL.md §6.2).
  *
  * The hot path is `child.inc()`: an integer added to a field of an object the
  * caller looked up once (`family.labels('2xx')`) and kept. Anything that costs

@@ -47,6 +47,8 @@ export interface PushApi {
   stats(): PushStats;
   /** Shutdown: WebSockets closed 1001, streams ended, held long polls answered with `"messages": []`. */
   close(): Promise<void>;
+  /** The channel log itself, for layers that follow channels (Socket.IO rooms). */
+  readonly log: ChannelLog;
 }
 
 const ID_FILE = 'channel-ids.json';
@@ -83,6 +85,7 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
 
   let closed: Promise<void> | null = null;
   return {
+    log,
     publish,
     last: (channel) => log.last(channel),
     on: (event, handler) => handlers.on(event, handler),

@@ -25,7 +25,7 @@ test('every bench script runs end to end with tiny counts', { timeout: 180_000 }
   }
   for (const row of ['decode 16 B vs ws JS', 'decode 1 MiB', 'encode 125 B Buffer', 'ours JS vs ws JS',
     'echo 64 KiB: server CPU/msg', 'RSS per idle WebSocket', 'RSS per SSE stream', 'WebSocket x 20: server CPU/delivery', 'floor x 20',
-    'long poll x 10: deliveries/s', 'SSE x 10', 'iframe x 10']) {
+    'long poll x 10: deliveries/s', 'SSE x 10', 'iframe x 10', 'Socket.IO x 10: deliveries/s']) {
     assert.ok(out.includes(row), `missing row ${row}\n${out}`);
   }
   // A figure that is NaN or missing on our side means the script measured nothing.
@@ -39,6 +39,8 @@ test('every bench script runs end to end with tiny counts', { timeout: 180_000 }
   }
   assertFigures(out, 'deflate: RSS per connection (20 added)');
   assertFigures(out, 'deflate, server_no_context_takeover: RSS per connection (20 added)');
+  // Socket.IO fan-out: pushwire and socket.io 4 side by side.
+  assertFigures(out, 'Socket.IO x 10: server CPU/delivery');
 });
 
 /** Reads the ours and ws columns of a table row (as lib.ts fmt prints them) and checks both are > 0. */
