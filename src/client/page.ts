@@ -51,6 +51,8 @@
   const stallTimeout = Number(query.get('stall')) || undefined;
 
   const seen: Record<string, Seen[]> = {};
+  /** The id of every chat message shown, in order (for the same checks). */
+  const chatIds: number[] = [];
   /** count → when it first reached this page, and when this page's own click made it. */
   const firstSeen = new Map<number, number>();
   const clickedAt = new Map<number, number>();
@@ -73,7 +75,7 @@
   let panelsHere = !navigator.locks;
   /** Known yet (the lock is asked for at once, but answered asynchronously). */
   let panelsDecided = !navigator.locks;
-  (window as unknown as { pushwireDemo: object }).pushwireDemo = { seen, subs, panels, panelsHere: () => panelsHere };
+  (window as unknown as { pushwireDemo: object }).pushwireDemo = { seen, chatIds, subs, panels, panelsHere: () => panelsHere };
 
   function note(label: string, entry: Seen): void {
     (seen[label] ??= []).push(entry);
@@ -195,7 +197,10 @@
 
   function followChat(): void {
     // since 0: the recent messages the server still keeps, then live ones.
-    subs.chat = pushwire.subscribe('chat', (m) => typeof m.data === 'string' && addChat(m.data), {
+    subs.chat = pushwire.subscribe('chat', (m) => {
+      chatIds.push(m.id);
+      if (typeof m.data === 'string') addChat(m.data);
+    }, {
       since: 0,
       events: ['chat message'],
       stallTimeout,
