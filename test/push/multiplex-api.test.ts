@@ -59,3 +59,21 @@ test('PushApi.subscribe: a list of names, one name, and bad input', () => {
   assert.equal(push.stats().local, 0);
   assert.equal(push.stats().subscriptions, 0);
 });
+
+test('the tagged wire forms of a message are built once, on first use, and shared', () => {
+  const { push } = t.server;
+  const m = push.publish('api.forms', 'm', { text: '</script>\u2028' });
+  assert.equal(m.taggedJson, `{"channel":"api.forms","id":1,"event":"m","data":{"text":"</script>\u2028"}}`);
+  assert.deepEqual(JSON.parse(m.taggedJson), { channel: 'api.forms', id: 1, event: 'm', data: { text: '</script>\u2028' } });
+  assert.equal(m.forms(true), m.forms(true));
+  assert.notEqual(m.forms(true), m.forms(false));
+  assert.equal(m.forms(true).prepared(), m.forms(true).prepared());
+  assert.equal(m.forms(true).prepared().frame, m.forms(true).prepared().frame);
+  assert.equal(m.forms(true).iframe('pw.f'), m.forms(true).iframe('pw.f'));
+  assert.match(m.forms(true).iframe('pw.f').toString(), /^<script>parent\.pw\.f\(\{"channel":"api\.forms",.*\\u003c\/script>\\u2028.*\)<\/script>\n$/);
+  assert.equal(m.taggedSseTail(), m.taggedSseTail());
+  assert.equal(m.taggedSseTail().toString(), `event: m\ndata: ${m.taggedJson}\n\n`);
+  // The single-channel forms are what they always were.
+  assert.equal(m.frame(), m.forms(false).prepared().frame);
+  assert.equal(m.iframe('pw.f'), m.forms(false).iframe('pw.f'));
+});

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { PushClient } from '../../src/push/index.js';
 import { request, startServer, until, type TestServer } from './helpers.js';
 import { idsByChannel, openMuxWs } from './multiplex-clients.js';
 
@@ -101,6 +102,24 @@ test('/push/ws with no channel: push:subscribe adds channels (backlog after sinc
   assert.deepEqual(idsByChannel(sub.inbox.messages)['inband.a'], [2, 3, 4, 5, 6]);
   sub.close();
   await until(() => push.stats().connections === 0 && push.stats().subscriptions === 0, 2000, 'released');
+});
+
+test('an event handler sees the channels of the WebSocket client that sent the event', async () => {
+  const { push } = t.server;
+  const handler = (_data: unknown, client: PushClient) => { client.emit('channels', { channel: client.channel, channels: client.channels }); };
+  push.on('whoami', handler);
+  try {
+    const sub = openMuxWs(t.base, 'channels=who.a,who.b');
+    await sub.ready;
+    sub.send('push:subscribe', { channel: 'who.c' });
+    sub.send('push:unsubscribe', { channel: 'who.a' });
+    sub.send('whoami', null);
+    const [reply] = await sub.inbox.until((ms) => ms.length === 1, 'the reply');
+    assert.deepEqual(reply, { event: 'channels', data: { channel: null, channels: ['who.b', 'who.c'] } });
+    sub.close();
+  } finally {
+    push.off('whoami', handler);
+  }
 });
 
 test('in band on a channel=C connection: C stays untagged, added channels are tagged; a gap on an added channel names it', async () => {
