@@ -3,7 +3,10 @@
  * the push layer (PushApi.publish in the server child: the message is framed
  * once and the same bytes written to every /push/ws socket); the reference is
  * the usual ws broadcast loop (`for (const c of wss.clients) c.send(text)`).
- * Also, ours only, the same publish to long-poll, SSE and iframe clients.
+ * Also, ours only, the same publish to long-poll, SSE and iframe clients,
+ * and to connections that each carry 10 channels (`channels=`, docs/PROTOCOL.md
+ * §3.11), the publishes going round the 10 channels: what one connection per
+ * browser costs the server against one per channel.
  * And Socket.IO: `io.emit` to 1,000 Socket.IO clients (Engine.IO over
  * WebSocket), pushwire's Socket.IO beside the `socket.io` 4 package.
  *
@@ -12,6 +15,7 @@
  * arrives. The next publish waits until every subscriber has the previous one.
  */
 import http from 'node:http';
+import type { Delivery } from './clients.js';
 import { pathToFileURL } from 'node:url';
 import { benchScale, percentile, printTable, sleep, Worker, type Row } from './lib.js';
 import { LongPollClient, openIframe, openMany, openSocketIo, openSse, RawWebSocket } from './clients.js';
@@ -27,6 +31,77 @@ interface FanoutResult {
   p99: number;
 }
 
+/** `bench@0,bench.1@0,...`: the channels of a multiplexed client, from id 0 (nothing published yet). */
+function channelNames(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => (i === 0 ? 'bench' : `bench.${i}`));
+}
+
+/** A long-poll client of several channels: asks again at once with every cursor. */
+class MuxLongPollClient {
+  private readonly cursors: Map<string, number>;
+  private stopped = false;
+  private req: http.ClientRequest | null = null;
+  readonly ready: Promise<void>;
+
+  constructor(private readonly port: number, channels: string[], private readonly agent: http.Agent, private readonly onMessage: Delivery) {
+    this.cursors = new Map(channels.map((c) => [c, 0]));
+    this.ready = this.poll();
+  }
+
+  private poll(): Promise<void> {
+    const spec = [...this.cursors].map(([c, n]) => `${c}@${n}`).join(',');
+    return new Promise((resolveSent, rejectSent) => {
+      const req = http.get({ host: '127.0.0.1', port: this.port, agent: this.agent, path: `/push/longpoll?channels=${spec}&timeout=60000` }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => { body += s; });
+        res.on('end', () => {
+          if (res.statusCode !== 200) return;
+          const answer = JSON.parse(body) as { messages: { channel: string; id: number }[] };
+          for (const m of answer.messages) {
+            this.cursors.set(m.channel, Math.max(this.cursors.get(m.channel) ?? 0, m.id));
+            this.onMessage(JSON.stringify(m));
+          }
+          if (!this.stopped) void this.poll().catch(() => {});
+        });
+      });
+      this.req = req;
+      req.on('error', (err) => rejectSent(err));
+      req.on('socket', (socket) => {
+        if (!socket.connecting) resolveSent();
+        else socket.once('connect', () => resolveSent());
+      });
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.req?.destroy();
+  }
+}
+
+/** An SSE client of several channels: each event's `data:` is the message object with its channel. */
+function openMuxSse(port: number, agent: http.Agent, channels: string[], onMessage: Delivery): Promise<http.ClientRequest> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, agent, path: `/push/sse?channels=${channels.join(',')}`, headers: { Accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      let resolved = false;
+      res.on('data', (s: string) => {
+        if (!resolved) { resolved = true; resolve(req); }
+        buf += s;
+        for (let cut = buf.indexOf('\n\n'); cut !== -1; cut = buf.indexOf('\n\n')) {
+          const data = buf.slice(0, cut).split('\n').find((l) => l.startsWith('data:'));
+          buf = buf.slice(cut + 2);
+          if (data && data.includes('"tick"')) onMessage(data.slice(5).trim());
+        }
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
 /** The publish's {seq, t} from whatever shape the technique delivers. */
 function stamp(text: string): { seq: number; t: number } {
   // A Socket.IO event: 42["tick",{seq,t}].
@@ -35,7 +110,13 @@ function stamp(text: string): { seq: number; t: number } {
   return v.data && typeof v.data === 'object' ? v.data : v;
 }
 
-async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', kind: Kind, n: number, publishes: number): Promise<FanoutResult> {
+/**
+ * `channels` > 1: each client subscribes to that many channels on its one
+ * connection, and publish p goes to channel p mod `channels`, so every
+ * publish still reaches every client.
+ */
+export async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', kind: Kind, n: number, publishes: number, channels = 1): Promise<FanoutResult> {
+  const names = channelNames(channels);
   const server = new Worker('server-child.js', [`--impl=${impl}`]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const closers: (() => void)[] = [];
@@ -57,8 +138,16 @@ async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', ki
         const ws = await openSocketIo(port, onMessage);
         closers.push(() => ws.socket.destroy());
       } else if (kind === 'ws') {
-        const ws = await RawWebSocket.open(port, impl === 'ours' ? '/push/ws?channel=bench' : '/', onMessage);
+        const path = impl !== 'ours' ? '/' : channels > 1 ? `/push/ws?channels=${names.join(',')}` : '/push/ws?channel=bench';
+        const ws = await RawWebSocket.open(port, path, onMessage);
         closers.push(() => ws.socket.destroy());
+      } else if (kind === 'sse' && channels > 1) {
+        const req = await openMuxSse(port, agent, names, onMessage);
+        closers.push(() => req.destroy());
+      } else if (kind === 'longpoll' && channels > 1) {
+        const poll = new MuxLongPollClient(port, names, agent, onMessage);
+        await poll.ready;
+        closers.push(() => poll.stop());
       } else if (kind === 'sse') {
         const req = await openSse(port, agent, onMessage);
         closers.push(() => req.destroy());
@@ -75,7 +164,8 @@ async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', ki
       for (let i = 0; i < 400; i++) {
         const st = await server.request<Record<string, number>>('stats');
         const count = kind === 'ws' || kind === 'sio' ? st.websockets : kind === 'longpoll' ? st.heldPolls : st.streams;
-        if ((count ?? 0) >= n) return;
+        // Ours: every channel of every client subscribed (a held poll counts each of its channels too).
+        if ((count ?? 0) >= n && (impl !== 'ours' || (st.subscriptions ?? 0) >= n * channels)) return;
         await sleep(25);
       }
       throw new Error(`only some of ${n} ${kind} subscribers are registered`);
@@ -91,7 +181,7 @@ async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', ki
       pending = n;
       const start = process.hrtime.bigint();
       const done = new Promise<void>((resolve) => { wake = resolve; });
-      await server.request('publish', { seq });
+      await server.request('publish', { seq, channel: names[p % channels] });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<string>((resolve) => { timer = setTimeout(resolve, 15_000, 'timeout'); });
       if (await Promise.race([done, timeout]) === 'timeout') lost += pending;
@@ -141,6 +231,14 @@ export async function run(): Promise<void> {
   for (const kind of ['longpoll', 'sse', 'iframe'] as const) {
     const r = await fanout('ours', kind, small, publishes);
     const label = `${kind === 'longpoll' ? 'long poll' : kind === 'sse' ? 'SSE' : 'iframe'} x ${small}`;
+    rows.push({ name: `${label}: deliveries/s`, unit: '/s', better: 'higher', ours: r.deliveriesPerSec, ws: null });
+    rows.push({ name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: r.cpuPerDelivery, ws: null });
+    rows.push({ name: `${label}: latency p50 / p99`, unit: 'ms', better: 'lower', ours: r.p50, ws: null, note: `p99 ${r.p99.toFixed(2)} ms` });
+  }
+  // One connection per browser: the same clients, each carrying 10 channels, the publishes going round them.
+  for (const kind of ['ws', 'sse', 'longpoll'] as const) {
+    const r = await fanout('ours', kind, small, publishes, 10);
+    const label = `${kind === 'ws' ? 'WebSocket' : kind === 'sse' ? 'SSE' : 'long poll'} x ${small} x 10 channels`;
     rows.push({ name: `${label}: deliveries/s`, unit: '/s', better: 'higher', ours: r.deliveriesPerSec, ws: null });
     rows.push({ name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: r.cpuPerDelivery, ws: null });
     rows.push({ name: `${label}: latency p50 / p99`, unit: 'ms', better: 'lower', ours: r.p50, ws: null, note: `p99 ${r.p99.toFixed(2)} ms` });

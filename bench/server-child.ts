@@ -23,8 +23,8 @@ const deflate = process.argv.find((a) => a.startsWith('--deflate='))?.slice('--d
 
 interface Publisher {
   port: number;
-  /** Publishes one message on channel `bench` to every subscriber; returns how many WebSockets it went to. */
-  publish(data: unknown): number;
+  /** Publishes one message on a channel (default `bench`) to every subscriber; returns how many WebSockets it went to. */
+  publish(data: unknown, channel?: string): number;
   stats(): Record<string, number>;
 }
 
@@ -41,8 +41,8 @@ async function startOurs(): Promise<Publisher> {
   const { port } = await server.listen();
   return {
     port,
-    publish(data) {
-      server.push.publish('bench', 'tick', data);
+    publish(data, channel = 'bench') {
+      server.push.publish(channel, 'tick', data);
       return server.push.stats().websockets;
     },
     stats: () => ({ ...server.push.stats() }),
@@ -189,10 +189,10 @@ serveRequests({
   },
   stats: () => server!.stats(),
   /** Publishes with the monotonic clock (shared by all processes of the machine) in the data, for latency. */
-  publish(arg: { seq: number }) {
+  publish(arg: { seq: number; channel?: string }) {
     const before = cpuMicros();
     const t = Number(process.hrtime.bigint() / 1000n);
-    const n = server!.publish({ seq: arg.seq, t });
+    const n = server!.publish({ seq: arg.seq, t }, arg.channel);
     return { websockets: n, cpu: cpuMicros() - before };
   },
 });

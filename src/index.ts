@@ -19,6 +19,7 @@ export { acceptKey, checkUpgradeRequest } from './protocol/handshake.js';
 export {
   mountPush, EventRefused, PushMessage, PUSH_DEFAULTS,
   type PushApi, type PushClient, type PushOptions, type PushStats, type EventHandler, type ChannelLog, type ReadResult,
+  type ChannelList, type ChannelSubscription,
 } from './push/index.js';
 export { Router, type RequestHandler, type UpgradeHandler } from './http/router.js';
 

@@ -1,6 +1,9 @@
 /**
  * The demo page (served as /page.js): the live sign-up counter, the chat, and
- * one panel per technique, all on the client of push.ts.
+ * one panel per technique, all on the client of push.ts. The counter and the
+ * chat share the browser's one connection with every other window; the
+ * panels, which each hold a connection of their own on purpose, run in one
+ * window at a time.
  */
 (() => {
   interface CountData {
@@ -37,12 +40,19 @@
     longpoll: 'long polling',
     poll: 'short polling',
   };
+  const ROLES: Record<pushwire.Role, string> = {
+    alone: '',
+    leader: ', held by this window for every window of this browser',
+    follower: ', shared with the window that holds it',
+  };
   // ?poll=MS changes the short-polling period; ?stall=MS how long a silent stream is trusted.
   const query = new URLSearchParams(location.search);
   const pollInterval = Number(query.get('poll')) || 2000;
   const stallTimeout = Number(query.get('stall')) || undefined;
 
   const seen: Record<string, Seen[]> = {};
+  /** The id of every chat message shown, in order (for the same checks). */
+  const chatIds: number[] = [];
   /** count → when it first reached this page, and when this page's own click made it. */
   const firstSeen = new Map<number, number>();
   const clickedAt = new Map<number, number>();
@@ -61,7 +71,11 @@
     lastCount: 0,
   }));
   const subs: Record<string, pushwire.Subscription> = {};
-  (window as unknown as { pushwireDemo: object }).pushwireDemo = { seen, subs, panels };
+  /** Whether this window runs the panels (without Web Locks every window does, as each has its own). */
+  let panelsHere = !navigator.locks;
+  /** Known yet (the lock is asked for at once, but answered asynchronously). */
+  let panelsDecided = !navigator.locks;
+  (window as unknown as { pushwireDemo: object }).pushwireDemo = { seen, chatIds, subs, panels, panelsHere: () => panelsHere };
 
   function note(label: string, entry: Seen): void {
     (seen[label] ??= []).push(entry);
@@ -120,6 +134,7 @@
         },
         onStatus: (stats) => {
           byId('main-transport').textContent = `${NAMES[stats.transport]} (${stats.state})`;
+          byId('main-role').textContent = ROLES[stats.role];
         },
       },
     );
@@ -182,7 +197,10 @@
 
   function followChat(): void {
     // since 0: the recent messages the server still keeps, then live ones.
-    subs.chat = pushwire.subscribe('chat', (m) => typeof m.data === 'string' && addChat(m.data), {
+    subs.chat = pushwire.subscribe('chat', (m) => {
+      chatIds.push(m.id);
+      if (typeof m.data === 'string') addChat(m.data);
+    }, {
       since: 0,
       events: ['chat message'],
       stallTimeout,
@@ -226,6 +244,8 @@
       },
       {
         transport: panel.transport,
+        // Each panel shows its own technique at work: a connection of its own, not the shared one.
+        share: false,
         since: panel.since,
         events: ['count'],
         pollInterval,
@@ -279,15 +299,80 @@
   }
 
   function panelsWanted(): boolean {
-    return byId<HTMLInputElement>('panels-on').checked && document.visibilityState !== 'hidden';
+    return panelsHere && byId<HTMLInputElement>('panels-on').checked && document.visibilityState !== 'hidden';
   }
 
   function updatePanels(): void {
     for (const panel of panels) (panelsWanted() ? startPanel : stopPanel)(panel);
+    if (!panelsDecided) return;
+    byId('panels').hidden = !panelsHere;
+    byId('panels-elsewhere').hidden = panelsHere;
   }
 
   byId('panels-on').addEventListener('change', updatePanels);
   document.addEventListener('visibilitychange', updatePanels);
+
+  // ---- the panels run in one window at a time ---------------------------------
+  // The window holding the Web Lock below runs them; the others queue for it (so
+  // the panels move on when that window closes) and may take it over at once.
+
+  const PANELS_LOCK = 'pushwire demo panels';
+  const demo = typeof BroadcastChannel === 'function' ? new BroadcastChannel('pushwire demo') : null;
+  const thisWindow = `the window opened at ${new Date().toLocaleTimeString()}`;
+  let queued = false;
+
+  function runPanelsHere(): Promise<void> {
+    panelsHere = true;
+    panelsDecided = true;
+    updatePanels();
+    renderPanels();
+    demo?.postMessage({ panelsIn: thisWindow });
+    // Held until this window closes, or another takes the panels over.
+    return new Promise<void>(() => {});
+  }
+
+  function panelsLost(err: unknown): void {
+    panelsDecided = true;
+    if ((err as Error)?.name !== 'AbortError') {
+      // Locks refused altogether: this window runs its own panels.
+      panelsHere = true;
+      return updatePanels();
+    }
+    panelsHere = false;
+    updatePanels();
+    waitForPanels();
+  }
+
+  function waitForPanels(): void {
+    if (queued) return;
+    queued = true;
+    navigator.locks.request(PANELS_LOCK, () => {
+      queued = false;
+      return runPanelsHere();
+    }).catch(panelsLost);
+  }
+
+  if (navigator.locks) {
+    // ifAvailable first: this window knows at once whether the panels are free.
+    navigator.locks.request(PANELS_LOCK, { ifAvailable: true }, (lock) => {
+      if (lock) return runPanelsHere();
+      panelsDecided = true;
+      updatePanels();
+      waitForPanels();
+      return undefined;
+    }).catch(panelsLost);
+    byId('panels-here').addEventListener('click', () => {
+      // steal: the holder's lock is released at once (its request rejects with AbortError).
+      navigator.locks.request(PANELS_LOCK, { steal: true }, runPanelsHere).catch(panelsLost);
+    });
+    if (demo) {
+      demo.onmessage = (ev: MessageEvent<{ panelsIn?: string; where?: boolean }>) => {
+        if (ev.data.panelsIn) byId('panels-where').textContent = ev.data.panelsIn;
+        if (ev.data.where && panelsHere) demo.postMessage({ panelsIn: thisWindow });
+      };
+      demo.postMessage({ where: true });
+    }
+  }
 
   // ---- start ----------------------------------------------------------------
 

@@ -1,16 +1,28 @@
 /*! pushwire browser client (MIT): subscribe over WebSocket, SSE, iframe streaming, long or short polling. Source: src/client/push.ts */
 /**
- * pushwire's browser client, served as /push.js: one API over the five
- * server-push techniques of CONTRACT.md "Subscribing", with fallback,
- * reconnection and exact resume. A classic script with no dependencies:
+ * pushwire's browser client, served as /push.js (and, as an ES module with
+ * types, `pushwire/client`): one API over the five server-push techniques of
+ * docs/PROTOCOL.md §3, with fallback, reconnection and exact resume. A classic
+ * script with no dependencies:
  *
  *     <script src="/push.js"></script>
  *     pushwire.subscribe('chat', (m) => show(m.data));
  *     pushwire.emit('chat message', 'hello');
  *
- * Every message carries its channel id; the client remembers the last id it
- * delivered and reconnects with `since` set to it, so nothing is missed and
- * nothing is delivered twice, whatever technique it reconnects over.
+ * One connection per browser, however many channels, pages and windows:
+ * - every subscription of a page rides one connection per server (and
+ *   technique order), carrying all its channels (`channels=a@12,b@7`,
+ *   docs/PROTOCOL.md §3.11); over WebSocket a channel is added or dropped in
+ *   band, the other techniques re-open with the new set and every cursor;
+ * - the pages of one origin elect a leader (Web Locks API) that holds that
+ *   connection for all of them and relays messages over BroadcastChannel;
+ *   when it goes, another takes over from the cursors;
+ * - a connection that fell back to a lesser technique tries the first one
+ *   again in the background and moves back to it.
+ * Every message carries its channel and id; each subscription remembers the
+ * last id it delivered and drops anything at or below it, so a re-opened,
+ * replaced or relayed connection never delivers a message twice, and one
+ * resumed from the cursors never misses one.
  */
 namespace pushwire {
   export type Transport = 'websocket' | 'sse' | 'iframe' | 'longpoll' | 'poll';
@@ -18,25 +30,36 @@ namespace pushwire {
   export const TRANSPORTS: readonly Transport[] = ['websocket', 'sse', 'iframe', 'longpoll', 'poll'];
 
   export interface Message {
+    channel: string;
     id: number;
     event: string;
     data: unknown;
   }
 
+  /**
+   * How a subscription reaches the server: 'alone', its page's own connection;
+   * 'leader', this page holds the connection the other pages share;
+   * 'follower', another page holds it and relays.
+   */
+  export type Role = 'alone' | 'leader' | 'follower';
+
   export interface Stats {
     /** The technique in use (or being tried). */
     transport: Transport;
     state: 'connecting' | 'open' | 'retrying' | 'closed';
-    /** HTTP requests made: each poll, each stream or upgrade opened, each probe. */
+    /** HTTP requests made by the connection (shared by all its subscriptions) and by this subscription. */
     requests: number;
-    /** Body bytes received (HTTP headers not counted; for SSE and iframe the bytes of each event as framed). */
+    /** Body bytes the connection received (HTTP headers not counted; for SSE and iframe the bytes of each event as framed). */
     bytes: number;
     /** Messages handed to onMessage. */
     messages: number;
     /** The cursor: the last id delivered (or reloaded past on a gap); null before it is known. */
     lastId: number | null;
-    /** Times the technique changed for the next one in the fallback order. */
+    /** Times the connection changed for the next technique in the fallback order. */
     fallbacks: number;
+    /** Times it moved back to the first technique after falling back. */
+    upgrades: number;
+    role: Role;
   }
 
   export interface SubscribeOptions {
@@ -48,7 +71,8 @@ namespace pushwire {
     base?: string;
     /**
      * Event names to listen for over SSE. EventSource delivers only the names it
-     * is told; without this list SSE is read with fetch() and every event arrives.
+     * is told; unless every subscription of a connection gives this list, SSE is
+     * read with fetch() and every event arrives.
      */
     events?: readonly string[];
     /**
@@ -60,6 +84,13 @@ namespace pushwire {
     onGap?: (last: number) => number | void | Promise<number | void>;
     /** Called whenever stats change. */
     onStatus?: (stats: Stats) => void;
+    /**
+     * Share one connection with the other pages of this origin (default true):
+     * one page holds it, the others get their messages relayed. False, or a
+     * browser without Web Locks or BroadcastChannel: this page's own connection.
+     */
+    share?: boolean;
+    // The options below tune the connection; the first subscription to open it sets them.
     /** Short-polling period, ms (default 2000). */
     pollInterval?: number;
     /** Long-poll hold, ms (default 25000). */
@@ -73,6 +104,8 @@ namespace pushwire {
     /** Reconnect backoff: first delay and cap, ms (defaults 500 and 15000), with jitter. */
     retryMin?: number;
     retryMax?: number;
+    /** After falling back, first delay before trying the first technique again, ms (default 15000; doubles up to 5 minutes). */
+    upgradeInterval?: number;
   }
 
   export interface Subscription {
@@ -81,16 +114,66 @@ namespace pushwire {
     close(): void;
   }
 
-  /** A poll or long-poll answer (CONTRACT.md). */
+  /** A poll or long-poll answer of several channels (docs/PROTOCOL.md §3.11). */
   interface PollAnswer {
     messages: Message[];
-    last: number;
-    gap: boolean;
+    last: Record<string, number>;
+    gap: Record<string, boolean>;
   }
 
-  /** What a technique reports back to its subscription; calls from a superseded connection are ignored. */
+  /** The server's gap signal (names beginning with `push:` are the server's own). */
+  const GAP = 'push:gap';
+  /** Membership changes within this long are applied together (one re-open for a burst of subscribes). */
+  const APPLY_DELAY = 15;
+  const UPGRADE_MAX = 5 * 60_000;
+
+  // ---- the connection: one per server and technique order ------------------
+
+  /** Channel → the last id to resume after. */
+  type Cursors = Map<string, number>;
+
+  interface ConnectionOptions {
+    pollInterval: number;
+    longPollTimeout: number;
+    stallTimeout: number;
+    retryMin: number;
+    retryMax: number;
+    upgradeInterval: number;
+  }
+
+  function connectionOptions(o: SubscribeOptions): ConnectionOptions {
+    return {
+      pollInterval: o.pollInterval ?? 2000,
+      longPollTimeout: o.longPollTimeout ?? 25000,
+      stallTimeout: o.stallTimeout ?? 35000,
+      retryMin: o.retryMin ?? 500,
+      retryMax: o.retryMax ?? 15000,
+      upgradeInterval: o.upgradeInterval ?? 15000,
+    };
+  }
+
+  /** What a Hub shows its subscriptions (and relays to other pages). */
+  interface HubStatus {
+    transport: Transport;
+    state: Stats['state'];
+    requests: number;
+    bytes: number;
+    fallbacks: number;
+    upgrades: number;
+  }
+
+  /** What a Hub feeds: a subscription of this page, or one of another page's, relayed. */
+  interface Listener {
+    readonly channel: string;
+    /** The last id it has: a connection opens from the lowest of its channel's listeners. */
+    cursor(): number;
+    receive(m: Message): void;
+    /** SSE event names it needs, or undefined for "every event". */
+    readonly events: readonly string[] | undefined;
+  }
+
+  /** What a technique reports back; calls from a connection the Hub has let go are ignored. */
   interface Link {
-    readonly since: () => number;
     opened(): void;
     request(): void;
     bytes(n: number): void;
@@ -99,7 +182,782 @@ namespace pushwire {
     ended(): void;
   }
 
-  type Connector = (sub: Sub, link: Link) => () => void;
+  interface Connection {
+    /** Changes its channels in band (WebSocket); false: it must be re-opened instead. */
+    update(add: Cursors, remove: readonly string[]): boolean;
+    stop(): void;
+  }
+
+  /**
+   * `channels` is live: the Hub moves it along with every message, so a
+   * technique that makes a request per answer (polling) always asks from
+   * where it is.
+   */
+  type Connector = (hub: Hub, link: Link, channels: Cursors) => Connection;
+
+  /** One opened connection and how far it has delivered each channel. */
+  interface Live {
+    conn: Connection | null;
+    readonly carried: Cursors;
+    readonly index: number;
+    openedAt: number;
+    delivered: boolean;
+  }
+
+  /**
+   * The connection of a set of listeners: which channels it carries from
+   * which cursors, the technique, fallback, backoff, and the way back to the
+   * first technique.
+   */
+  class Hub {
+    readonly status: HubStatus;
+    private readonly listeners = new Map<string, Set<Listener>>();
+    private live: Live | null = null;
+    private probing: Live | null = null;
+    private index = 0;
+    private failures = 0;
+    private attempt = 0;
+    private generation = 0;
+    /** A reconnect is pending (backoff timer or reachability check). */
+    private waiting = false;
+    private closed = false;
+    private timer: ReturnType<typeof setTimeout> | undefined;
+    private applyTimer: ReturnType<typeof setTimeout> | undefined;
+    private probeTimer: ReturnType<typeof setTimeout> | undefined;
+    private upgradeDelay: number;
+    /** This page's subscriptions on it, told of every status change. */
+    private readonly watchers = new Set<Sub>();
+    /** Also told of every status change (sharing relays it to the other pages). */
+    onStatus: (() => void) | null = null;
+
+    constructor(
+      readonly base: string,
+      readonly order: readonly Transport[],
+      readonly options: ConnectionOptions,
+      private readonly release: (hub: Hub) => void,
+    ) {
+      this.status = { transport: order[0]!, state: 'connecting', requests: 0, bytes: 0, fallbacks: 0, upgrades: 0 };
+      this.upgradeDelay = options.upgradeInterval;
+    }
+
+    /** Adds a subscription of this page: a listener that also follows the status. */
+    addSub(sub: Sub): void {
+      this.watchers.add(sub);
+      sub.hubStatus = this.status;
+      this.add(sub);
+      sub.statusChanged();
+    }
+
+    removeSub(sub: Sub): void {
+      this.watchers.delete(sub);
+      this.remove(sub);
+    }
+
+    add(listener: Listener): void {
+      let set = this.listeners.get(listener.channel);
+      if (!set) this.listeners.set(listener.channel, (set = new Set()));
+      set.add(listener);
+      this.schedule();
+    }
+
+    remove(listener: Listener): void {
+      const set = this.listeners.get(listener.channel);
+      if (!set || !set.delete(listener)) return;
+      if (set.size === 0) this.listeners.delete(listener.channel);
+      if (this.listeners.size === 0) this.close();
+      else this.schedule();
+    }
+
+    /** A listener's cursor went back (a relayed page re-joined, a reload failed): see whether the connection must rewind. */
+    touch(): void {
+      this.schedule();
+    }
+
+    /** SSE event names every listener needs, or null if one takes every event. */
+    events(): string[] | null {
+      const names = new Set<string>([GAP]);
+      for (const set of this.listeners.values()) {
+        for (const l of set) {
+          if (!l.events) return null;
+          for (const name of l.events) names.add(name);
+        }
+      }
+      return [...names];
+    }
+
+    url(path: string, channels: Cursors): string {
+      let spec = '';
+      for (const [channel, since] of channels) spec += (spec ? ',' : '') + encodeURIComponent(channel) + '@' + since;
+      return `${this.base}${path}?channels=${spec}`;
+    }
+
+    /** The channels wanted now, each from the lowest cursor of its listeners. */
+    private wanted(): Cursors {
+      const out: Cursors = new Map();
+      for (const [channel, set] of this.listeners) {
+        let low = Infinity;
+        for (const l of set) low = Math.min(low, l.cursor());
+        out.set(channel, low);
+      }
+      return out;
+    }
+
+    private schedule(): void {
+      if (this.closed || this.applyTimer !== undefined) return;
+      this.applyTimer = setTimeout(() => {
+        this.applyTimer = undefined;
+        this.apply();
+      }, APPLY_DELAY);
+    }
+
+    /** Brings the connection's channels in line with the listeners': in band, or by re-opening from the cursors. */
+    private apply(): void {
+      if (this.closed) return;
+      const live = this.live;
+      if (!live || !live.conn) {
+        if (!this.waiting) this.connect();
+        return;
+      }
+      const wanted = this.wanted();
+      const add: Cursors = new Map();
+      const remove: string[] = [];
+      for (const [channel, since] of wanted) {
+        const at = live.carried.get(channel);
+        if (at === undefined || since < at) add.set(channel, since);
+      }
+      for (const channel of live.carried.keys()) if (!wanted.has(channel)) remove.push(channel);
+      if (add.size === 0 && remove.length === 0) return;
+      // A probe opened with the old set would come back with the wrong one: start it again later.
+      this.abandonProbe();
+      if (live.conn.update(add, remove)) {
+        for (const [channel, since] of add) live.carried.set(channel, since);
+        for (const channel of remove) live.carried.delete(channel);
+        return;
+      }
+      // Stop first, then open from the cursors: nothing in between is lost (the server keeps it), and anything delivered twice is dropped by id.
+      this.stopLive();
+      this.connect();
+    }
+
+    private connect(): void {
+      clearTimeout(this.timer);
+      this.waiting = false;
+      if (this.closed) return;
+      this.generation++;
+      this.setState('connecting');
+      this.open(this.index, false);
+    }
+
+    /** Opens a connection with technique `index` on the wanted channels, as the live one or as a probe. */
+    private open(index: number, probe: boolean): void {
+      const rec: Live = { conn: null, carried: this.wanted(), index, openedAt: 0, delivered: false };
+      const mine = () => this.live === rec || this.probing === rec;
+      const link: Link = {
+        opened: () => {
+          if (rec.openedAt || !mine()) return;
+          rec.openedAt = Date.now();
+          if (this.probing === rec) return this.promote(rec);
+          this.failures = 0;
+          this.setState('open');
+          this.scheduleProbe();
+        },
+        request: () => {
+          if (!mine()) return;
+          this.status.requests++;
+          this.changed();
+        },
+        bytes: (n) => {
+          if (mine()) this.status.bytes += n;
+        },
+        message: (m) => {
+          if (mine()) this.dispatch(rec, m);
+        },
+        answer: (a) => {
+          if (!mine()) return;
+          for (const channel of Object.keys(a.gap ?? {})) {
+            if (a.gap[channel] && mine()) this.dispatch(rec, { channel, id: a.last[channel]!, event: GAP, data: null });
+          }
+          for (const m of a.messages ?? []) if (mine()) this.dispatch(rec, m);
+          this.changed();
+        },
+        ended: () => {
+          if (this.live === rec) this.retry(rec.openedAt > 0);
+          else if (this.probing === rec) this.probeFailed();
+        },
+      };
+      if (probe) this.probing = rec;
+      else this.live = rec;
+      rec.conn = CONNECTORS[this.order[index]!](this, link, rec.carried);
+    }
+
+    private dispatch(rec: Live, m: Message): void {
+      if (typeof m !== 'object' || m === null || typeof m.id !== 'number' || typeof m.channel !== 'string') return;
+      const at = rec.carried.get(m.channel);
+      if (at === undefined) return; // a channel this connection no longer carries
+      if (m.event === GAP || m.id > at) rec.carried.set(m.channel, m.id);
+      if (m.event !== GAP) rec.delivered = true;
+      const set = this.listeners.get(m.channel);
+      if (!set) return;
+      for (const listener of Array.from(set)) listener.receive(m);
+    }
+
+    /** The connection ended or failed: reconnect after a backoff, or fall back if the technique itself fails. */
+    private retry(wasOpen: boolean): void {
+      const rec = this.live;
+      this.stopLive();
+      this.stopProbe();
+      this.waiting = true;
+      const generation = ++this.generation;
+      this.setState('retrying');
+      // A connection that stayed up a while, or delivered something, was healthy: start the backoff afresh.
+      if (wasOpen && rec && (rec.delivered || Date.now() - rec.openedAt > 5000)) this.attempt = 0;
+      const delay = this.backoff();
+      if (wasOpen || this.index >= this.order.length - 1) {
+        this.timer = setTimeout(() => this.connect(), delay);
+        return;
+      }
+      // It never opened. Only if the server answers plain HTTP is the technique to blame
+      // (a proxy refusing upgrades, say); if the server is down, keep the technique and wait.
+      this.status.requests++;
+      const probe = this.listeners.keys().next().value ?? 'pushwire';
+      fetch(`${this.base}/push/poll?channel=${encodeURIComponent(probe)}`, { cache: 'no-store' }).then((res) => res.ok, () => false).then((reachable) => {
+        if (generation !== this.generation || this.closed) return;
+        if (reachable && ++this.failures >= 2) {
+          this.index++;
+          this.failures = 0;
+          this.attempt = 0;
+          this.status.transport = this.order[this.index]!;
+          this.status.fallbacks++;
+          this.connect();
+          return;
+        }
+        this.timer = setTimeout(() => this.connect(), delay);
+      });
+    }
+
+    /** Exponential backoff with jitter: half fixed, half random, so a crowd of clients spreads out. */
+    private backoff(): number {
+      const { retryMin: min, retryMax: max } = this.options;
+      const ceiling = Math.min(max, min * 2 ** Math.min(this.attempt++, 16));
+      return ceiling / 2 + Math.random() * (ceiling / 2);
+    }
+
+    // ---- the way back to the first technique ----
+
+    private scheduleProbe(): void {
+      if (this.index === 0 || this.probeTimer !== undefined || this.probing || this.closed) return;
+      const delay = this.upgradeDelay * (0.75 + Math.random() / 2);
+      this.upgradeDelay = Math.min(UPGRADE_MAX, this.upgradeDelay * 2);
+      this.probeTimer = setTimeout(() => {
+        this.probeTimer = undefined;
+        // Only from a working fallback; a broken one is retried the usual way.
+        if (this.index > 0 && this.live?.openedAt && !this.closed) this.open(0, true);
+      }, delay);
+    }
+
+    /**
+     * The first technique works again. It was opened from the cursors while
+     * the fallback went on delivering, so it carries everything from there:
+     * drop the fallback (what both delivered is dropped by id).
+     */
+    private promote(rec: Live): void {
+      this.probing = null;
+      this.stopLive();
+      this.live = rec;
+      this.index = rec.index;
+      this.failures = 0;
+      this.attempt = 0;
+      this.upgradeDelay = this.options.upgradeInterval;
+      this.status.transport = this.order[rec.index]!;
+      this.status.upgrades++;
+      this.setState('open');
+      // Channels that changed while it opened.
+      this.schedule();
+    }
+
+    private probeFailed(): void {
+      this.abandonProbe();
+    }
+
+    /** Drops a probe under way, and tries again later. */
+    private abandonProbe(): void {
+      const probe = this.probing;
+      if (!probe) return;
+      this.probing = null;
+      probe.conn?.stop();
+      this.scheduleProbe();
+    }
+
+    /** No probe now, nor one pending: the fallback itself is down. */
+    private stopProbe(): void {
+      clearTimeout(this.probeTimer);
+      this.probeTimer = undefined;
+      const probe = this.probing;
+      this.probing = null;
+      probe?.conn?.stop();
+    }
+
+    private stopLive(): void {
+      const live = this.live;
+      this.live = null;
+      live?.conn?.stop();
+    }
+
+    private setState(state: Stats['state']): void {
+      this.status.state = state;
+      this.changed();
+    }
+
+    changed(): void {
+      for (const sub of this.watchers) sub.statusChanged();
+      this.onStatus?.();
+    }
+
+    close(): void {
+      if (this.closed) return;
+      this.closed = true;
+      clearTimeout(this.timer);
+      clearTimeout(this.applyTimer);
+      clearTimeout(this.probeTimer);
+      this.generation++;
+      this.stopProbe();
+      this.stopLive();
+      this.status.state = 'closed';
+      this.release(this);
+    }
+  }
+
+  // ---- subscriptions --------------------------------------------------------
+
+  let nextSubscription = 0;
+
+  function orderOf(options: SubscribeOptions): readonly Transport[] {
+    const t = options.transport;
+    return t === undefined ? TRANSPORTS : typeof t === 'string' ? [t] : t.length ? t : TRANSPORTS;
+  }
+
+  /** Where a subscription is attached: its page's own hub, or the shared one. */
+  interface Route {
+    attach(sub: Sub): void;
+    detach(sub: Sub): void;
+    /** The sub's cursor went back: the connection may have to rewind. */
+    touch(sub: Sub): void;
+  }
+
+  class Sub implements Subscription, Listener {
+    readonly channel: string;
+    readonly options: SubscribeOptions;
+    readonly base: string;
+    readonly order: readonly Transport[];
+    /** Connections of the same order share: this names it across pages. */
+    readonly key: string;
+    readonly uid = ++nextSubscription;
+    readonly events: readonly string[] | undefined;
+    lastId: number | null;
+    role: Role = 'alone';
+    /** The connection's status: its hub's own object, or the last one relayed by the leader. */
+    hubStatus: HubStatus;
+    private messages = 0;
+    private ownRequests = 0;
+    private readonly onMessage: (m: Message) => void;
+    private closed = false;
+    /** Messages held while onGap reloads the state. */
+    private held: Message[] | null = null;
+    private route: Route | null = null;
+    private learnTimer: ReturnType<typeof setTimeout> | undefined;
+
+    constructor(channel: string, onMessage: (m: Message) => void, options: SubscribeOptions) {
+      this.channel = channel;
+      this.onMessage = onMessage;
+      this.options = options;
+      this.base = baseOf(options.base);
+      this.order = orderOf(options);
+      this.key = this.order.join(',');
+      this.events = options.events;
+      this.lastId = options.since ?? null;
+      this.hubStatus = { transport: this.order[0]!, state: 'connecting', requests: 0, bytes: 0, fallbacks: 0, upgrades: 0 };
+      if (this.lastId === null) this.learn(0);
+      else this.attach();
+    }
+
+    get stats(): Stats {
+      const h = this.hubStatus;
+      return {
+        transport: h.transport,
+        state: this.closed ? 'closed' : h.state,
+        requests: h.requests + this.ownRequests,
+        bytes: h.bytes,
+        messages: this.messages,
+        lastId: this.lastId,
+        fallbacks: h.fallbacks,
+        upgrades: h.upgrades,
+        role: this.role,
+      };
+    }
+
+    cursor(): number {
+      return this.lastId ?? 0;
+    }
+
+    /** Without a cursor a reconnect could not ask for what it missed: learn the channel's last id first. */
+    private learn(attempt: number): void {
+      this.ownRequests++;
+      fetch(`${this.base}/push/poll?channel=${encodeURIComponent(this.channel)}`, { cache: 'no-store' })
+        .then((res) => (res.ok ? res.json() : Promise.reject(new Error('HTTP ' + res.status))))
+        .then(
+          (answer: { last: number }) => {
+            if (this.closed) return;
+            this.lastId ??= answer.last;
+            this.attach();
+          },
+          () => {
+            if (this.closed) return;
+            const delay = Math.min(15000, 500 * 2 ** attempt);
+            this.learnTimer = setTimeout(() => this.learn(attempt + 1), delay / 2 + (Math.random() * delay) / 2);
+          },
+        );
+    }
+
+    private attach(): void {
+      this.route = this.options.share === false || !Share.possible() ? alone : Share.of(this.base);
+      this.route.attach(this);
+    }
+
+    close(): void {
+      if (this.closed) return;
+      this.closed = true;
+      clearTimeout(this.learnTimer);
+      this.route?.detach(this);
+      this.route = null;
+      this.statusChanged();
+    }
+
+    statusChanged(): void {
+      try {
+        this.options.onStatus?.(this.stats);
+      } catch (err) {
+        report(err);
+      }
+    }
+
+    receive(m: Message): void {
+      if (this.closed || m.channel !== this.channel) return;
+      if (this.held) {
+        this.held.push(m);
+        return;
+      }
+      if (m.event === GAP) return this.gap(m.id);
+      const lastId = this.lastId;
+      // Already delivered (a re-opened or replaced connection, or covered by a reloaded state): never twice.
+      if (lastId !== null && m.id <= lastId) return;
+      this.lastId = m.id;
+      this.messages++;
+      try {
+        this.onMessage(m);
+      } catch (err) {
+        report(err);
+      }
+      this.statusChanged();
+    }
+
+    /** Some messages are gone: reload the state, holding what arrives meanwhile. */
+    private gap(last: number): void {
+      const before = this.lastId;
+      // The gap's id may be lower than ours (the server lost its ids): take it as the new cursor.
+      this.lastId = last;
+      const onGap = this.options.onGap;
+      if (!onGap) {
+        try {
+          this.onMessage({ channel: this.channel, id: last, event: GAP, data: null });
+        } catch (err) {
+          report(err);
+        }
+        return;
+      }
+      const held: Message[] = (this.held = []);
+      Promise.resolve()
+        .then(() => onGap(last))
+        .then(
+          (since) => {
+            if (typeof since === 'number') this.lastId = since;
+          },
+          (err) => {
+            // The reload failed: go back to the old cursor, so the connection rewinds, the gap comes again and the reload is retried.
+            report(err);
+            this.lastId = before;
+            held.length = 0;
+            if (!this.closed) setTimeout(() => this.route?.touch(this), 1000);
+          },
+        )
+        .then(() => {
+          if (this.held !== held) return;
+          this.held = null;
+          for (const m of held) this.receive(m);
+          this.statusChanged();
+        });
+    }
+  }
+
+  /** This page's own connections, by server and technique order. */
+  const ownHubs = new Map<string, Hub>();
+
+  function hubOf(hubs: Map<string, Hub>, key: string, base: string, order: readonly Transport[], options: ConnectionOptions): Hub {
+    let hub = hubs.get(key);
+    if (!hub) {
+      hub = new Hub(base, order, options, (h) => {
+        if (hubs.get(key) === h) hubs.delete(key);
+      });
+      hubs.set(key, hub);
+    }
+    return hub;
+  }
+
+  const alone: Route = {
+    attach(sub) {
+      sub.role = 'alone';
+      hubOf(ownHubs, sub.base + ' ' + sub.key, sub.base, sub.order, connectionOptions(sub.options)).addSub(sub);
+    },
+    detach(sub) {
+      ownHubs.get(sub.base + ' ' + sub.key)?.removeSub(sub);
+    },
+    touch(sub) {
+      ownHubs.get(sub.base + ' ' + sub.key)?.touch();
+    },
+  };
+
+  // ---- one connection per browser: the pages of an origin share ------------
+
+  /** What the pages of one origin say to each other (BroadcastChannel `pushwire <base>`). */
+  type Post =
+    | { t: 'join'; page: string; sub: number; key: string; channel: string; since: number; events: readonly string[] | undefined; options: ConnectionOptions }
+    | { t: 'leave'; page: string; sub: number }
+    | { t: 'bye'; page: string }
+    | { t: 'leader'; page: string }
+    | { t: 'm'; key: string; m: Message }
+    | { t: 'status'; key: string; status: HubStatus };
+
+  /** In the leader's hub, a subscription of another page: its messages are posted, once for all pages. */
+  class Relayed implements Listener {
+    constructor(
+      private readonly share: Share,
+      readonly page: string,
+      readonly key: string,
+      readonly channel: string,
+      public last: number,
+      readonly events: readonly string[] | undefined,
+    ) {}
+
+    cursor(): number {
+      return this.last;
+    }
+
+    receive(m: Message): void {
+      if (m.event !== GAP && m.id <= this.last) return;
+      this.last = m.id;
+      this.share.relay(this.key, m);
+    }
+  }
+
+  /**
+   * The pages of one origin and server: one of them, the leader (it holds
+   * the Web Lock `pushwire <base>`), runs the connections for all; the others
+   * post their subscriptions to it and get messages back over BroadcastChannel.
+   * Each page keeps its own cursors, so a new leader resumes from them.
+   */
+  class Share implements Route {
+    private static readonly all = new Map<string, Share>();
+    readonly page = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    private role: 'pending' | 'leader' | 'follower' | 'gone' = 'pending';
+    private readonly subs = new Set<Sub>();
+    /** Leader: the shared connections, by technique order. */
+    private readonly hubs = new Map<string, Hub>();
+    /** Leader: the other pages' subscriptions, by page and number. */
+    private readonly relayed = new Map<string, Relayed>();
+    /** Follower: the leader's last word on each connection. */
+    private readonly statuses = new Map<string, HubStatus>();
+    private readonly bc: BroadcastChannel;
+    private readonly lockName: string;
+    private unlock: (() => void) | null = null;
+    /** The message last posted: a message relayed for several pages goes out once. */
+    private lastRelayed: Message | null = null;
+
+    static possible(): boolean {
+      return typeof BroadcastChannel === 'function' && typeof navigator === 'object' && !!navigator.locks && typeof navigator.locks.request === 'function';
+    }
+
+    static of(base: string): Share {
+      let share = Share.all.get(base);
+      if (!share) Share.all.set(base, (share = new Share(base)));
+      return share;
+    }
+
+    private constructor(private readonly base: string) {
+      this.lockName = 'pushwire ' + base;
+      this.bc = new BroadcastChannel('pushwire ' + base);
+      this.bc.onmessage = (ev: MessageEvent<Post>) => this.heard(ev.data);
+      this.elect();
+      addEventListener('pagehide', () => this.leave());
+      // Back from the back/forward cache: start again as a newcomer.
+      addEventListener('pageshow', (ev) => {
+        if ((ev as PageTransitionEvent).persisted && this.role === 'gone') {
+          this.role = 'pending';
+          this.elect();
+        }
+      });
+    }
+
+    private elect(): void {
+      const locks = navigator.locks;
+      // ifAvailable: know at once whether a leader exists, rather than waiting in the queue.
+      locks.request(this.lockName, { ifAvailable: true }, (lock) => {
+        if (lock) return this.lead();
+        this.follow();
+        return locks.request(this.lockName, () => this.lead()).then(() => undefined);
+      }).catch((err: unknown) => {
+        // Locks refused (a sandboxed frame, say): this page alone, with its own connection.
+        report(err);
+        this.role = 'gone';
+        for (const sub of [...this.subs]) {
+          this.detach(sub);
+          alone.attach(sub);
+        }
+      });
+    }
+
+    attach(sub: Sub): void {
+      this.subs.add(sub);
+      if (this.role === 'leader') this.attachHere(sub);
+      else if (this.role === 'follower') this.attachThere(sub);
+    }
+
+    detach(sub: Sub): void {
+      if (!this.subs.delete(sub)) return;
+      if (this.role === 'leader') {
+        this.hubs.get(sub.key)?.removeSub(sub);
+      } else if (this.role === 'follower') {
+        this.post({ t: 'leave', page: this.page, sub: sub.uid });
+      }
+    }
+
+    touch(sub: Sub): void {
+      if (this.role === 'leader') this.hubs.get(sub.key)?.touch();
+      else if (this.role === 'follower') this.attachThere(sub);
+    }
+
+    private hub(key: string, order: readonly Transport[], options: ConnectionOptions): Hub {
+      const existed = this.hubs.has(key);
+      const hub = hubOf(this.hubs, key, this.base, order, options);
+      if (!existed) hub.onStatus = () => this.post({ t: 'status', key, status: hub.status });
+      return hub;
+    }
+
+    private attachHere(sub: Sub): void {
+      sub.role = 'leader';
+      this.hub(sub.key, sub.order, connectionOptions(sub.options)).addSub(sub);
+    }
+
+    private attachThere(sub: Sub): void {
+      sub.role = 'follower';
+      sub.hubStatus = this.statuses.get(sub.key) ?? sub.hubStatus;
+      this.post({
+        t: 'join', page: this.page, sub: sub.uid, key: sub.key, channel: sub.channel,
+        since: sub.cursor(), events: sub.events, options: connectionOptions(sub.options),
+      });
+      sub.statusChanged();
+    }
+
+    /** This page holds the lock: run the connections, for its own subscriptions and the others'. */
+    private lead(): Promise<void> {
+      if (this.role === 'gone') return Promise.resolve();
+      this.role = 'leader';
+      this.statuses.clear();
+      for (const sub of this.subs) this.attachHere(sub);
+      // Every other page re-joins with its cursors; the hubs wait a moment to open with all of them.
+      this.post({ t: 'leader', page: this.page });
+      return new Promise((resolve) => (this.unlock = resolve));
+    }
+
+    private follow(): void {
+      if (this.role !== 'pending') return;
+      this.role = 'follower';
+      for (const sub of this.subs) this.attachThere(sub);
+    }
+
+    /** The page goes away: the others drop what they relayed for it; the lock passes on. */
+    private leave(): void {
+      if (this.role === 'gone') return;
+      const wasLeader = this.role === 'leader';
+      this.role = 'gone';
+      this.post({ t: 'bye', page: this.page });
+      if (wasLeader) {
+        for (const hub of [...this.hubs.values()]) hub.close();
+        this.relayed.clear();
+      }
+      this.unlock?.();
+      this.unlock = null;
+    }
+
+    relay(key: string, m: Message): void {
+      if (this.lastRelayed === m) return;
+      this.lastRelayed = m;
+      this.post({ t: 'm', key, m });
+    }
+
+    private post(p: Post): void {
+      try {
+        this.bc.postMessage(p);
+      } catch (err) {
+        report(err);
+      }
+    }
+
+    private heard(p: Post): void {
+      if (!p || typeof p !== 'object') return;
+      if (this.role === 'leader') {
+        if (p.t === 'join') {
+          const id = p.page + ' ' + p.sub;
+          const known = this.relayed.get(id);
+          if (known) {
+            // A re-join (a new leader, a failed reload): its cursor is the truth.
+            known.last = p.since;
+            this.hubs.get(known.key)?.touch();
+          } else {
+            const relayed = new Relayed(this, p.page, p.key, p.channel, p.since, p.events);
+            this.relayed.set(id, relayed);
+            this.hub(p.key, p.key.split(',') as Transport[], p.options).add(relayed);
+          }
+          const hub = this.hubs.get(p.key);
+          if (hub) this.post({ t: 'status', key: p.key, status: hub.status });
+        } else if (p.t === 'leave') {
+          this.drop(p.page + ' ' + p.sub);
+        } else if (p.t === 'bye') {
+          for (const [id, relayed] of this.relayed) if (relayed.page === p.page) this.drop(id);
+        }
+      } else if (this.role === 'follower') {
+        if (p.t === 'm') {
+          for (const sub of this.subs) if (sub.key === p.key) sub.receive(p.m);
+        } else if (p.t === 'status') {
+          this.statuses.set(p.key, p.status);
+          for (const sub of this.subs) {
+            if (sub.key !== p.key) continue;
+            sub.hubStatus = p.status;
+            sub.statusChanged();
+          }
+        } else if (p.t === 'leader') {
+          for (const sub of this.subs) this.attachThere(sub);
+        }
+      }
+    }
+
+    private drop(id: string): void {
+      const relayed = this.relayed.get(id);
+      if (!relayed) return;
+      this.relayed.delete(id);
+      this.hubs.get(relayed.key)?.remove(relayed);
+    }
+  }
+
+  // ---- the public API ---------------------------------------------------------
 
   /** Iframe streams call `parent.pushwire.cb.<key>(message)`. */
   export const cb: Record<string, (m: Message) => void> = {};
@@ -107,9 +965,6 @@ namespace pushwire {
 
   /** Open WebSockets by base, so emit() can use one (as Socket.IO's emit does). */
   const sockets = new Map<WebSocket, string>();
-
-  /** The server's gap signal (names beginning with `push:` are the server's own). */
-  const GAP = 'push:gap';
 
   export function subscribe(channel: string, onMessage: (m: Message) => void, options: SubscribeOptions = {}): Subscription {
     return new Sub(channel, onMessage, options);
@@ -144,212 +999,6 @@ namespace pushwire {
     return (base ?? location.origin).replace(/\/+$/, '');
   }
 
-  class Sub implements Subscription {
-    readonly channel: string;
-    readonly stats: Stats;
-    readonly base: string;
-    readonly options: SubscribeOptions;
-    private readonly onMessage: (m: Message) => void;
-    private readonly order: readonly Transport[];
-    private index = 0;
-    /** Failed attempts of the current technique while the server answered plain HTTP. */
-    private failures = 0;
-    /** Reconnects since the last healthy connection, for the backoff. */
-    private attempt = 0;
-    private generation = 0;
-    private stopLink: (() => void) | null = null;
-    private timer: ReturnType<typeof setTimeout> | undefined;
-    private closed = false;
-    /** Messages held while onGap reloads the state. */
-    private held: Message[] | null = null;
-    private openedAt = 0;
-    private delivered = false;
-
-    constructor(channel: string, onMessage: (m: Message) => void, options: SubscribeOptions) {
-      this.channel = channel;
-      this.onMessage = onMessage;
-      this.options = options;
-      this.base = baseOf(options.base);
-      const t = options.transport;
-      this.order = t === undefined ? TRANSPORTS : typeof t === 'string' ? [t] : t.length ? t : TRANSPORTS;
-      this.stats = { transport: this.order[0]!, state: 'connecting', requests: 0, bytes: 0, messages: 0, lastId: options.since ?? null, fallbacks: 0 };
-      this.connect();
-    }
-
-    close(): void {
-      this.closed = true;
-      this.generation++;
-      clearTimeout(this.timer);
-      this.stopLink?.();
-      this.stopLink = null;
-      this.status('closed');
-    }
-
-    url(path: string, since: number | null): string {
-      let url = `${this.base}${path}?channel=${encodeURIComponent(this.channel)}`;
-      if (since !== null) url += `&since=${since}`;
-      return url;
-    }
-
-    private status(state: Stats['state']): void {
-      this.stats.state = state;
-      this.changed();
-    }
-
-    changed(): void {
-      try {
-        this.options.onStatus?.(this.stats);
-      } catch (err) {
-        report(err);
-      }
-    }
-
-    private connect(): void {
-      if (this.closed) return;
-      const generation = ++this.generation;
-      const current = () => generation === this.generation && !this.closed;
-      this.status('connecting');
-      if (this.stats.lastId === null) {
-        // Without a cursor a reconnect could not ask for what it missed: learn the channel's last id first.
-        this.stats.requests++;
-        fetch(this.url('/push/poll', null), { cache: 'no-store' })
-          .then((res) => (res.ok ? res.json() : Promise.reject(new Error('HTTP ' + res.status))))
-          .then((answer: PollAnswer) => {
-            if (!current()) return;
-            this.stats.lastId ??= answer.last;
-            this.connect();
-          }, () => current() && this.retry(false));
-        return;
-      }
-      this.openedAt = 0;
-      this.delivered = false;
-      const link: Link = {
-        since: () => this.stats.lastId ?? 0,
-        opened: () => {
-          if (!current() || this.openedAt) return;
-          this.openedAt = Date.now();
-          this.failures = 0;
-          this.status('open');
-        },
-        request: () => {
-          if (!current()) return;
-          this.stats.requests++;
-          this.changed();
-        },
-        bytes: (n) => {
-          if (!current()) return;
-          this.stats.bytes += n;
-        },
-        message: (m) => current() && this.receive(m),
-        answer: (a) => {
-          if (!current()) return;
-          if (a.gap) this.receive({ id: a.last, event: GAP, data: null });
-          for (const m of a.messages) if (current()) this.receive(m);
-          this.changed();
-        },
-        ended: () => current() && this.retry(this.openedAt > 0),
-      };
-      this.stopLink = CONNECTORS[this.order[this.index]!](this, link);
-    }
-
-    /** The connection ended or failed: reconnect after a backoff, or fall back if the technique itself fails. */
-    private retry(wasOpen: boolean): void {
-      const generation = ++this.generation;
-      this.stopLink?.();
-      this.stopLink = null;
-      this.status('retrying');
-      // A connection that stayed up a while, or delivered something, was healthy: start the backoff afresh.
-      if (wasOpen && (this.delivered || Date.now() - this.openedAt > 5000)) this.attempt = 0;
-      const delay = this.backoff();
-      if (wasOpen || this.index >= this.order.length - 1) {
-        this.timer = setTimeout(() => this.connect(), delay);
-        return;
-      }
-      // It never opened. Only if the server answers plain HTTP is the technique to blame
-      // (a proxy refusing upgrades, say); if the server is down, keep the technique and wait.
-      this.stats.requests++;
-      fetch(this.url('/push/poll', null), { cache: 'no-store' }).then((res) => res.ok, () => false).then((reachable) => {
-        if (generation !== this.generation || this.closed) return;
-        if (reachable && ++this.failures >= 2) {
-          this.index++;
-          this.failures = 0;
-          this.attempt = 0;
-          this.stats.transport = this.order[this.index]!;
-          this.stats.fallbacks++;
-          this.connect();
-          return;
-        }
-        this.timer = setTimeout(() => this.connect(), delay);
-      });
-    }
-
-    /** Exponential backoff with jitter: half fixed, half random, so a crowd of clients spreads out. */
-    private backoff(): number {
-      const min = this.options.retryMin ?? 500;
-      const max = this.options.retryMax ?? 15000;
-      const ceiling = Math.min(max, min * 2 ** Math.min(this.attempt++, 16));
-      return ceiling / 2 + Math.random() * (ceiling / 2);
-    }
-
-    private receive(m: Message): void {
-      if (typeof m !== 'object' || m === null || typeof m.id !== 'number') return;
-      if (this.held) {
-        this.held.push(m);
-        return;
-      }
-      if (m.event === GAP) return this.gap(m.id);
-      const lastId = this.stats.lastId;
-      // Already delivered (a resumed stream, or covered by a reloaded state): never twice.
-      if (lastId !== null && m.id <= lastId) return;
-      this.stats.lastId = m.id;
-      this.stats.messages++;
-      this.delivered = true;
-      try {
-        this.onMessage(m);
-      } catch (err) {
-        report(err);
-      }
-      this.changed();
-    }
-
-    /** Some messages are gone: reload the state, holding what arrives meanwhile. */
-    private gap(last: number): void {
-      const before = this.stats.lastId;
-      // The gap's id may be lower than ours (the server lost its ids): take it as the new cursor.
-      this.stats.lastId = last;
-      const onGap = this.options.onGap;
-      if (!onGap) {
-        try {
-          this.onMessage({ id: last, event: GAP, data: null });
-        } catch (err) {
-          report(err);
-        }
-        return;
-      }
-      const held: Message[] = (this.held = []);
-      Promise.resolve()
-        .then(() => onGap(last))
-        .then(
-          (since) => {
-            if (typeof since === 'number') this.stats.lastId = since;
-          },
-          (err) => {
-            // The reload failed: go back to the old cursor and reconnect, so the gap comes again and the reload is retried.
-            report(err);
-            this.stats.lastId = before;
-            held.length = 0;
-            if (!this.closed) this.retry(true);
-          },
-        )
-        .then(() => {
-          if (this.held !== held) return;
-          this.held = null;
-          for (const m of held) this.receive(m);
-          this.changed();
-        });
-    }
-  }
-
   function report(err: unknown): void {
     setTimeout(() => {
       throw err;
@@ -366,15 +1015,24 @@ namespace pushwire {
     return n;
   }
 
+  // ---- the five techniques ------------------------------------------------------
+
+  const REOPEN: Connection['update'] = () => false;
+
   const CONNECTORS: Record<Transport, Connector> = {
-    websocket(sub, link) {
-      const url = sub.url('/push/ws', link.since()).replace(/^http/, 'ws');
+    websocket(hub, link, channels) {
+      // No channel yet is fine: /push/ws opens with none, and they are added in band.
+      const url = (channels.size ? hub.url('/push/ws', channels) : hub.base + '/push/ws').replace(/^http/, 'ws');
+      const subscribed = new Set(channels.keys());
+      /** In-band changes made while the socket was still connecting, sent once it opens. */
+      const queued: string[] = [];
       link.request();
       const ws = new WebSocket(url);
       let stopped = false;
       ws.onopen = () => {
         if (stopped) return ws.close(1000);
-        sockets.set(ws, sub.base);
+        sockets.set(ws, hub.base);
+        for (const text of queued.splice(0)) ws.send(text);
         link.opened();
       };
       ws.onmessage = (ev) => {
@@ -392,28 +1050,47 @@ namespace pushwire {
         sockets.delete(ws);
         if (!stopped) link.ended();
       };
-      return () => {
-        stopped = true;
-        sockets.delete(ws);
-        // Closing a socket still connecting makes the browser log an error; onopen closes it instead.
-        if (ws.readyState === 1) ws.close(1000);
+      return {
+        update(add, remove) {
+          if (ws.readyState > 1) return false;
+          const send = (text: string) => (ws.readyState === 1 ? ws.send(text) : queued.push(text));
+          for (const channel of remove) {
+            subscribed.delete(channel);
+            send(JSON.stringify({ event: 'push:unsubscribe', data: { channel } }));
+          }
+          for (const [channel, since] of add) {
+            // Subscribing again changes nothing on the server: to go back to an older cursor, drop the channel first.
+            if (subscribed.has(channel)) send(JSON.stringify({ event: 'push:unsubscribe', data: { channel } }));
+            subscribed.add(channel);
+            send(JSON.stringify({ event: 'push:subscribe', data: { channel, since } }));
+          }
+          return true;
+        },
+        stop() {
+          stopped = true;
+          sockets.delete(ws);
+          // Closing a socket still connecting makes the browser log an error; onopen closes it instead.
+          if (ws.readyState === 1) ws.close(1000);
+        },
       };
     },
 
-    sse(sub, link) {
-      const events = sub.options.events;
-      return events ? eventSource(sub, link, events) : fetchEventStream(sub, link);
+    sse(hub, link, channels) {
+      const events = hub.events();
+      const stop = events ? eventSource(hub, link, channels, events) : fetchEventStream(hub, link, channels);
+      return { update: REOPEN, stop };
     },
 
-    iframe(sub, link) {
+    iframe(hub, link, channels) {
       const key = 's' + ++nextKey;
-      const stall = stallTimeout(sub);
+      const stall = hub.options.stallTimeout;
       let frame: HTMLIFrameElement | null = null;
       let watch: ReturnType<typeof setInterval> | undefined;
       let observer: MutationObserver | null = null;
       let alive = Date.now();
       let started = false;
       const callback = 'pushwire.cb.' + key;
+      const url = hub.url('/push/iframe', channels) + '&callback=' + callback;
       cb[key] = (m) => {
         alive = Date.now();
         link.opened();
@@ -434,7 +1111,7 @@ namespace pushwire {
           link.ended();
         };
         link.request();
-        frame.src = sub.url('/push/iframe', link.since()) + '&callback=' + callback;
+        frame.src = url;
         document.body.appendChild(frame);
         // A connection cut mid-stream fires no event at all: the iframe just stays "loading".
         // So watch its document grow (messages, and the server's heartbeat comments), and
@@ -453,33 +1130,31 @@ namespace pushwire {
       // Added before the page's load event, a never-ending iframe would hold that event back forever.
       if (document.readyState === 'complete') start();
       else addEventListener('load', start, { once: true });
-      return () => {
-        delete cb[key];
-        clearInterval(watch);
-        observer?.disconnect();
-        if (!started) removeEventListener('load', start);
-        if (frame) {
-          frame.onload = null;
-          frame.remove();
-        }
+      return {
+        update: REOPEN,
+        stop() {
+          delete cb[key];
+          clearInterval(watch);
+          observer?.disconnect();
+          if (!started) removeEventListener('load', start);
+          if (frame) {
+            frame.onload = null;
+            frame.remove();
+          }
+        },
       };
     },
 
-    longpoll(sub, link) {
-      const timeout = sub.options.longPollTimeout ?? 25000;
+    longpoll(hub, link, channels) {
+      const timeout = hub.options.longPollTimeout;
       // The server answers by `timeout`; a request still open well after that sits on a dead connection.
-      return pollLoop(sub, link, () => sub.url('/push/longpoll', link.since()) + '&timeout=' + timeout, 0, timeout + stallTimeout(sub));
+      return pollLoop(link, () => hub.url('/push/longpoll', channels) + '&timeout=' + timeout, 0, timeout + hub.options.stallTimeout);
     },
 
-    poll(sub, link) {
-      return pollLoop(sub, link, () => sub.url('/push/poll', link.since()), sub.options.pollInterval ?? 2000, stallTimeout(sub));
+    poll(hub, link, channels) {
+      return pollLoop(link, () => hub.url('/push/poll', channels), hub.options.pollInterval, hub.options.stallTimeout);
     },
   };
-
-  /** CONTRACT.md: streams carry a heartbeat at least every 25 s; silence well beyond that means a dead connection. */
-  function stallTimeout(sub: Sub): number {
-    return sub.options.stallTimeout ?? 35000;
-  }
 
   function readable(frame: HTMLIFrameElement | null): Document | null {
     try {
@@ -490,7 +1165,7 @@ namespace pushwire {
   }
 
   /** Short polling (a pause between requests) and long polling (none: the server holds each one). */
-  function pollLoop(_sub: Sub, link: Link, url: () => string, pause: number, limit: number): () => void {
+  function pollLoop(link: Link, url: () => string, pause: number, limit: number): Connection {
     const abort = new AbortController();
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -515,7 +1190,7 @@ namespace pushwire {
             if (stopped) return;
             link.opened();
             link.answer(answer);
-            timer = setTimeout(once, pause);
+            if (!stopped) timer = setTimeout(once, pause);
           },
           () => {
             clearTimeout(held);
@@ -525,36 +1200,40 @@ namespace pushwire {
         );
     };
     once();
-    return () => {
-      stopped = true;
-      clearTimeout(held);
-      clearTimeout(overdue);
-      clearTimeout(timer);
-      abort.abort();
+    return {
+      update: REOPEN,
+      stop() {
+        stopped = true;
+        clearTimeout(held);
+        clearTimeout(overdue);
+        clearTimeout(timer);
+        abort.abort();
+      },
     };
   }
 
-  function toMessage(id: string, event: string, data: string): Message | null {
+  /** An SSE event's data: the message object with its channel (docs/PROTOCOL.md §3.11). */
+  function toMessage(data: string): Message | null {
     try {
-      return { id: Number(id), event, data: JSON.parse(data) };
+      return JSON.parse(data) as Message;
     } catch {
       return null;
     }
   }
 
   /** SSE with the browser's EventSource, listening for the named events (and push:gap). */
-  function eventSource(sub: Sub, link: Link, events: readonly string[]): () => void {
+  function eventSource(hub: Hub, link: Link, channels: Cursors, events: readonly string[]): () => void {
     link.request();
-    const source = new EventSource(sub.url('/push/sse', link.since()));
+    const source = new EventSource(hub.url('/push/sse', channels));
     const onEvent = (ev: Event) => {
       const e = ev as MessageEvent<string>;
       link.bytes(utf8Length(`id: ${e.lastEventId}\nevent: ${e.type}\ndata: ${e.data}\n\n`));
-      const m = toMessage(e.lastEventId, e.type, e.data);
+      const m = toMessage(e.data);
       if (m) link.message(m);
     };
-    for (const name of events.concat(GAP)) source.addEventListener(name, onEvent);
+    for (const name of events) source.addEventListener(name, onEvent);
     source.onopen = () => link.opened();
-    // EventSource would reconnect by itself; we reconnect ourselves, with our cursor and backoff.
+    // EventSource would reconnect by itself; we reconnect ourselves, with our cursors and backoff.
     source.onerror = () => {
       source.close();
       link.ended();
@@ -563,22 +1242,20 @@ namespace pushwire {
   }
 
   /** SSE read with fetch(): every event name arrives, and the bytes are counted exactly. */
-  function fetchEventStream(sub: Sub, link: Link): () => void {
+  function fetchEventStream(hub: Hub, link: Link, channels: Cursors): () => void {
     const abort = new AbortController();
     let stopped = false;
     // Silent longer than the heartbeat period allows: the connection is dead (a cut one may never error).
-    const stall = stallTimeout(sub);
+    const stall = hub.options.stallTimeout;
     let silent = setTimeout(() => abort.abort(), stall);
     link.request();
-    fetch(sub.url('/push/sse', link.since()), { cache: 'no-store', signal: abort.signal, headers: { Accept: 'text/event-stream' } })
+    fetch(hub.url('/push/sse', channels), { cache: 'no-store', signal: abort.signal, headers: { Accept: 'text/event-stream' } })
       .then(async (res) => {
         if (!res.ok || !res.body || (res.headers.get('Content-Type') ?? '').indexOf('text/event-stream') !== 0) throw new Error('HTTP ' + res.status);
         link.opened();
         const reader = res.body.getReader();
         const decoder = new TextDecoder();
         let buffered = '';
-        let id = '';
-        let event = '';
         let data: string[] = [];
         for (;;) {
           const { done, value } = await reader.read();
@@ -591,19 +1268,13 @@ namespace pushwire {
           buffered = lines.pop()!;
           for (const line of lines) {
             if (line === '') {
-              const m = data.length ? toMessage(id, event || 'message', data.join('\n')) : null;
+              const m = data.length ? toMessage(data.join('\n')) : null;
               if (m) link.message(m);
-              event = '';
               data = [];
               continue;
             }
-            const colon = line.indexOf(':');
-            if (colon === 0) continue; // a comment: the heartbeat
-            const field = colon === -1 ? line : line.slice(0, colon);
-            const value = colon === -1 ? '' : line.slice(colon + (line[colon + 1] === ' ' ? 2 : 1));
-            if (field === 'id') id = value;
-            else if (field === 'event') event = value;
-            else if (field === 'data') data.push(value);
+            // id and event are in the message object too; only data is read.
+            if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
           }
         }
       })
@@ -619,3 +1290,7 @@ namespace pushwire {
     };
   }
 }
+
+// As an ES module (`pushwire/client`) this file's top level is not global: the
+// iframe streams call `parent.pushwire.cb`, so the namespace must be reachable there.
+(globalThis as { pushwire?: typeof pushwire }).pushwire ??= pushwire;

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { HttpError, readJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import type { PushMessage } from './message.js';
+import { RESERVED_PREFIX, type PushMessage } from './message.js';
 
 /**
  * Thrown by an event handler to refuse what a client sent: the client's
@@ -25,8 +25,10 @@ export interface PushClient {
   readonly id: number;
   /** 'websocket': a /push/ws connection; 'http': one `POST /push/emit` request. */
   readonly transport: Transport;
-  /** The channel a WebSocket client is subscribed to; null over HTTP. */
+  /** The channel a WebSocket client opened with (`channel=C`); null over HTTP, or when opened with `channels=` or none. */
   readonly channel: string | null;
+  /** Every channel a WebSocket client is subscribed to now (docs/PROTOCOL.md §3.11); none over HTTP. */
+  readonly channels?: readonly string[];
   /**
    * Sends `{"event": E, "data": D}` to this client alone. It has no id: it is
    * not part of any channel, so it is neither retained nor resumable.
@@ -114,6 +116,7 @@ export class EventHandlers {
 class HttpClient implements PushClient {
   readonly transport = 'http';
   readonly channel = null;
+  readonly channels: readonly string[] = [];
   readonly replies: ClientEvent[] = [];
   answered = false;
 
@@ -139,7 +142,10 @@ export function mountEmit(
     const body = await readJson(req, maxBody);
     const client = new HttpClient(handlers.clientId(), publisher);
     try {
-      await handlers.dispatch(checkClientEvent(body), client);
+      const event = checkClientEvent(body);
+      // push:subscribe and push:unsubscribe belong to a WebSocket; no other push: event exists.
+      if (event.event.startsWith(RESERVED_PREFIX)) throw new EventRefused(`event names beginning with ${RESERVED_PREFIX} are reserved`);
+      await handlers.dispatch(event, client);
     } catch (err) {
       if (err instanceof EventRefused) throw new HttpError(400, err.message);
       throw err;

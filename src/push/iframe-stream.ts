@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import type { Router } from '../http/router.js';
+import type { Cursor } from './channel-set.js';
 import { gapMessage, type PushMessage } from './message.js';
-import { callbackParam, channelParam, sinceParam } from './params.js';
+import { callbackParam, subscriptionParams, type SubscriptionParams } from './params.js';
 import { StreamRegistry, StreamSubscription } from './stream.js';
 
 const HEAD = '<!doctype html>\n<html><head><meta charset="utf-8"><title>pushwire stream</title></head><body>\n';
@@ -14,7 +15,7 @@ const EPILOGUE = '</body></html>\n';
 /**
  * Hidden-iframe streaming (the "forever frame" of Comet), `GET
  * /push/iframe?channel=C&since=N&callback=F`: one `<script>parent.F(MSG)</script>`
- * per message. The document grows with every script the browser keeps, so the
+ * per message (with `channels=SPEC`, MSG names its channel: docs/PROTOCOL.md §3.11). The document grows with every script the browser keeps, so the
  * server ends it after a byte or time bound; the page then reloads the frame
  * with its last id.
  */
@@ -23,24 +24,23 @@ class IframeStream extends StreamSubscription {
   readonly maxBytes: number;
   readonly maxAge: number;
 
-  constructor(streams: StreamRegistry, res: http.ServerResponse, channel: string, readonly callback: string) {
-    super(streams, res, channel);
+  constructor(streams: StreamRegistry, res: http.ServerResponse, params: SubscriptionParams, readonly callback: string) {
+    super(streams, res, params);
     this.maxBytes = streams.ctx.settings.iframeMaxBytes;
     this.maxAge = streams.ctx.settings.iframeMaxAge;
   }
 
   prelude(): string { return PRELUDE; }
-  encode(message: PushMessage): Buffer { return message.iframe(this.callback); }
-  gap(last: number): Buffer { return gapMessage(this.channel, last).iframe(this.callback); }
+  message(message: PushMessage, cursor: Cursor): void { this.write(message.forms(cursor.tagged).iframe(this.callback)); }
+  gap(cursor: Cursor): void { this.write(gapMessage(cursor.channel, cursor.last).forms(cursor.tagged).iframe(this.callback)); }
   heartbeat(): Buffer { return HEARTBEAT; }
   epilogue(): string { return EPILOGUE; }
 }
 
 export function mountIframe(router: Router, streams: StreamRegistry): void {
   router.get('/push/iframe', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    const channel = channelParam(url);
+    const params = subscriptionParams(url, streams.ctx.log);
     const callback = callbackParam(url);
-    const since = sinceParam(url, streams.ctx.log, channel);
-    streams.start(req, new IframeStream(streams, res, channel, callback), since);
+    streams.start(req, new IframeStream(streams, res, params, callback));
   });
 }

@@ -6,7 +6,7 @@ export type { ReadResult, Subscriber } from './channel-log.js';
 
 /**
  * The channel log as the push techniques see it, in-memory or shared between
- * server processes (docs/PROTOCOL.md §3.11). Publishing and reading may go
+ * server processes (docs/PROTOCOL.md §3.12). Publishing and reading may go
  * over the network, so they are asynchronous; subscribing registers a local
  * subscriber at once, and the log then calls its `deliver` synchronously,
  * once per message, in id order, wherever the message was published.

@@ -3,24 +3,29 @@ import { HttpError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import type { Subscriber } from './channel-log.js';
 import type { PushMessage } from './message.js';
-import { channelParam, sinceParam, timeoutParam } from './params.js';
-import { pollBody, sendPollAnswer } from './poll.js';
+import { subscriptionParams, timeoutParam, type SubscriptionParams } from './params.js';
+import { currentPollBody, sendPollAnswer, taggedPollBody } from './poll.js';
 import type { PushContext } from './settings.js';
 
-/** A request waiting for the first message after `since`. */
+/** A request waiting for the first message past one of its cursors. */
 class HeldPoll implements Subscriber {
   timer: NodeJS.Timeout | null = null;
   done = false;
+  /** Cursors by channel when there are several; the one cursor is read from params otherwise. */
+  private readonly cursors: Map<string, number> | null;
 
   constructor(
     private readonly polls: LongPolls,
     readonly res: http.ServerResponse,
-    readonly channel: string,
-    readonly since: number,
-  ) {}
+    readonly params: SubscriptionParams,
+  ) {
+    const { channels } = params;
+    this.cursors = channels.length > 1 ? new Map(channels.map((c) => [c.channel, c.since])) : null;
+  }
 
   deliver(message: PushMessage): void {
-    if (message.id > this.since) this.polls.answer(this, message);
+    const since = this.cursors ? this.cursors.get(message.channel) : this.params.channels[0]!.since;
+    if (since !== undefined && message.id > since) this.polls.answer(this, message);
   }
 
   /** Bound once per request, for setTimeout and 'close'. */
@@ -29,9 +34,10 @@ class HeldPoll implements Subscriber {
 }
 
 /**
- * Long polling, `GET /push/longpoll?channel=C&since=N&timeout=MS`: answered
- * at once if something after N is there (or a gap), else held until the next
- * publish or the timeout. A client that goes away is let go at once.
+ * Long polling, `GET /push/longpoll?channel=C&since=N&timeout=MS` (or
+ * `channels=SPEC`): answered at once if something past a cursor is there (or
+ * a gap), else held until the next publish on any of its channels, or the
+ * timeout. A client that goes away is let go at once.
  */
 export class LongPolls {
   private readonly held = new Set<HeldPoll>();
@@ -47,21 +53,28 @@ export class LongPolls {
 
   private handle(_req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
     const { log, settings } = this.ctx;
-    const channel = channelParam(url);
-    const since = sinceParam(url, log, channel);
+    const params = subscriptionParams(url, log);
     const timeout = timeoutParam(url, settings.longPollTimeout);
-    const now = log.read(channel, since);
-    if (now.messages.length > 0 || now.gap || timeout === 0 || this.closing) {
-      return sendPollAnswer(res, pollBody(now), this.closing);
+    if (timeout === 0 || this.closing || this.ready(params)) {
+      return sendPollAnswer(res, currentPollBody(log, params), this.closing);
     }
     if (this.held.size >= settings.maxHeldPolls) {
       throw new HttpError(503, `too many held long polls (${settings.maxHeldPolls}); retry later`);
     }
-    const poll = new HeldPoll(this, res, channel, since);
+    const poll = new HeldPoll(this, res, params);
     this.held.add(poll);
-    log.subscribe(channel, poll);
+    for (const { channel } of params.channels) log.subscribe(channel, poll);
     poll.timer = setTimeout(poll.expire, timeout);
     res.once('close', poll.abandon);
+  }
+
+  /** Something to answer at once: a message past some cursor, or a gap on some channel. */
+  private ready(params: SubscriptionParams): boolean {
+    for (const { channel, since } of params.channels) {
+      const read = this.ctx.log.read(channel, since);
+      if (read.messages.length > 0 || read.gap) return true;
+    }
+    return false;
   }
 
   /** Answers a held poll: with the message that woke it, or (null) with `"messages": []`. */
@@ -69,9 +82,19 @@ export class LongPolls {
     if (poll.done) return;
     this.release(poll);
     if (poll.res.destroyed) return;
+    const { log } = this.ctx;
+    const { params } = poll;
     let body: string | Buffer;
-    if (message && message.id === poll.since + 1) body = message.singlePollBody();
-    else body = pollBody(this.ctx.log.read(poll.channel, message ? poll.since : this.ctx.log.last(poll.channel)));
+    if (message === null) {
+      // Timed out: nothing new, and the cursors to come back with are the channels' last ids.
+      body = params.tagged
+        ? taggedPollBody(log, params.channels.map(({ channel }) => ({ channel, since: log.last(channel) })))
+        : currentPollBody(log, { tagged: false, channels: [{ channel: params.channels[0]!.channel, since: log.last(params.channels[0]!.channel) }] });
+    } else if (!params.tagged && message.id === params.channels[0]!.since + 1) {
+      body = message.singlePollBody();
+    } else {
+      body = currentPollBody(log, params);
+    }
     sendPollAnswer(poll.res, body, this.closing);
   }
 
@@ -80,7 +103,7 @@ export class LongPolls {
     poll.done = true;
     if (poll.timer) clearTimeout(poll.timer);
     this.held.delete(poll);
-    this.ctx.log.unsubscribe(poll.channel, poll);
+    for (const { channel } of poll.params.channels) this.ctx.log.unsubscribe(channel, poll);
   }
 
   /** Shutdown (CONTRACT.md): every held poll is answered 200 with `"messages": []`. */

@@ -15,30 +15,66 @@ export function scriptSafeJson(json: string): string {
 }
 
 /**
+ * One JSON text as the techniques write it: a WebSocket message (framed, and
+ * compressed per deflate setting) and iframe script chunks, each built the
+ * first time a client needs it and then shared by every client.
+ */
+export class WireForms {
+  private wsMessage: PreparedMessage | null = null;
+  private safeJson: string | null = null;
+  /** Iframe chunks by callback name; nearly every page uses one name, so this stays tiny. */
+  private iframeChunks: Map<string, Buffer> | null = null;
+
+  constructor(readonly json: string) {}
+
+  prepared(): PreparedMessage {
+    return (this.wsMessage ??= new PreparedMessage(this.json));
+  }
+
+  /** `<script>parent.F(MSG)</script>` with MSG script-safe. */
+  iframe(callback: string): Buffer {
+    let chunk = this.iframeChunks?.get(callback);
+    if (chunk) return chunk;
+    this.safeJson ??= scriptSafeJson(this.json);
+    chunk = Buffer.from(`<script>parent.${callback}(${this.safeJson})</script>\n`);
+    this.iframeChunks ??= new Map();
+    if (this.iframeChunks.size < 4) this.iframeChunks.set(callback, chunk);
+    return chunk;
+  }
+}
+
+/** Publish order within this process, so answers that merge channels keep it. */
+let published = 0;
+
+/**
  * One published message. Its JSON is made once at publish; the bytes each
  * technique writes (WebSocket frame, SSE block, long-poll answer, iframe
  * script) are built the first time a client needs them and then shared by
- * every client: one copy however many read it.
+ * every client: one copy however many read it. A subscription of several
+ * channels (docs/PROTOCOL.md §3.11) gets the *tagged* forms, whose object also
+ * names the channel; they too are built once, on first use.
  */
 export class PushMessage {
   readonly channel: string;
   readonly id: number;
   readonly event: string;
-  /** `{"id":…,"event":…,"data":…}`, exactly what every client sees. */
+  /** `{"id":…,"event":…,"data":…}`, exactly what a single-channel client sees. */
   readonly json: string;
+  /** Rank in this process's publish order (merging channels by it keeps that order). */
+  readonly order: number;
   /** Where the data's JSON starts inside `json` (it runs to the final `}`). */
   private readonly dataOffset: number;
-  private wsMessage: PreparedMessage | null = null;
+  private plainForms: WireForms | null = null;
+  private taggedForms: WireForms | null = null;
   private sseBlock: Buffer | null = null;
+  private sseTail: Buffer | null = null;
   private pollBody: Buffer | null = null;
-  private safeJson: string | null = null;
-  /** Iframe chunks by callback name; nearly every page uses one name, so this stays tiny. */
-  private iframeChunks: Map<string, Buffer> | null = null;
 
   constructor(channel: string, id: number, event: string, dataJson: string) {
     this.channel = channel;
     this.id = id;
     this.event = event;
+    this.order = ++published;
     const head = `{"id":${id},"event":${JSON.stringify(event)},"data":`;
     this.dataOffset = head.length;
     this.json = head + dataJson + '}';
@@ -54,12 +90,23 @@ export class PushMessage {
     return JSON.parse(this.dataJson);
   }
 
+  /** `{"channel":…,"id":…,"event":…,"data":…}`: the message object of a multiplexed subscription. */
+  get taggedJson(): string {
+    return this.forms(true).json;
+  }
+
+  /** The shared wire forms of `json` (tagged false) or of `taggedJson` (tagged true). */
+  forms(tagged: boolean): WireForms {
+    if (tagged) return (this.taggedForms ??= new WireForms(`{"channel":${JSON.stringify(this.channel)},${this.json.slice(1)}`));
+    return (this.plainForms ??= new WireForms(this.json));
+  }
+
   /**
    * `json` as a WebSocket message prepared once for every subscriber: its
    * plain frame, and a compressed frame per set of permessage-deflate settings.
    */
   prepared(): PreparedMessage {
-    return (this.wsMessage ??= new PreparedMessage(this.json));
+    return this.forms(false).prepared();
   }
 
   /** The unmasked server text frame holding `json`. */
@@ -72,6 +119,14 @@ export class PushMessage {
     return (this.sseBlock ??= Buffer.from(`id: ${this.id}\nevent: ${this.event}\ndata: ${this.dataJson}\n\n`));
   }
 
+  /**
+   * A multiplexed SSE event after its `id:` line, which differs per stream
+   * (the compound cursor): `event: E\ndata: <taggedJson>\n\n`.
+   */
+  taggedSseTail(): Buffer {
+    return (this.sseTail ??= Buffer.from(`event: ${this.event}\ndata: ${this.taggedJson}\n\n`));
+  }
+
   /** The long-poll answer when this message is the only one new: what a woken poll sends. */
   singlePollBody(): Buffer {
     return (this.pollBody ??= Buffer.from(`{"messages":[${this.json}],"last":${this.id},"gap":false}`));
@@ -79,13 +134,7 @@ export class PushMessage {
 
   /** `<script>parent.F(MSG)</script>` with MSG script-safe. */
   iframe(callback: string): Buffer {
-    let chunk = this.iframeChunks?.get(callback);
-    if (chunk) return chunk;
-    this.safeJson ??= scriptSafeJson(this.json);
-    chunk = Buffer.from(`<script>parent.${callback}(${this.safeJson})</script>\n`);
-    this.iframeChunks ??= new Map();
-    if (this.iframeChunks.size < 4) this.iframeChunks.set(callback, chunk);
-    return chunk;
+    return this.forms(false).iframe(callback);
   }
 }
 

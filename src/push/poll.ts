@@ -1,7 +1,9 @@
 import type http from 'node:http';
 import type { Router } from '../http/router.js';
-import type { ReadResult } from './channel-log.js';
-import { channelParam, sinceParam } from './params.js';
+import type { ChannelLog, ReadResult } from './channel-log.js';
+import type { ChannelRequest } from './channel-set.js';
+import type { PushMessage } from './message.js';
+import { subscriptionParams, type SubscriptionParams } from './params.js';
 import type { PushContext } from './settings.js';
 
 /** `{"messages": [...], "last": L, "gap": g}` from the messages' own JSON, with no re-serialising. */
@@ -9,6 +11,39 @@ export function pollBody(result: ReadResult): string {
   let list = '';
   for (let i = 0; i < result.messages.length; i++) list += (i === 0 ? '' : ',') + result.messages[i]!.json;
   return `{"messages":[${list}],"last":${result.last},"gap":${result.gap}}`;
+}
+
+/**
+ * The answer of a multiplexed poll (docs/PROTOCOL.md §3.11): every channel's
+ * messages past its cursor, tagged and merged in publish order, and `last`
+ * and `gap` as objects with every channel of the request.
+ */
+export function taggedPollBody(log: ChannelLog, channels: readonly ChannelRequest[]): string {
+  let messages: PushMessage[] = [];
+  let sources = 0;
+  let last = '';
+  let gap = '';
+  for (const { channel, since } of channels) {
+    const read = log.read(channel, since);
+    if (read.messages.length > 0) {
+      messages = sources === 0 ? (read.messages as PushMessage[]) : messages.concat(read.messages);
+      sources++;
+    }
+    const key = (last === '' ? '"' : ',"') + channel + '":';
+    last += key + read.last;
+    gap += key + read.gap;
+  }
+  if (sources > 1) messages.sort((a, b) => a.order - b.order);
+  let list = '';
+  for (let i = 0; i < messages.length; i++) list += (i === 0 ? '' : ',') + messages[i]!.taggedJson;
+  return `{"messages":[${list}],"last":{${last}},"gap":{${gap}}}`;
+}
+
+/** The answer to a poll of these params as things stand. */
+export function currentPollBody(log: ChannelLog, params: SubscriptionParams): string {
+  if (params.tagged) return taggedPollBody(log, params.channels);
+  const { channel, since } = params.channels[0]!;
+  return pollBody(log.read(channel, since));
 }
 
 export function sendPollAnswer(res: http.ServerResponse, body: string | Buffer, close = false): void {
@@ -23,14 +58,13 @@ export function sendPollAnswer(res: http.ServerResponse, body: string | Buffer, 
 }
 
 /**
- * Short polling, `GET /push/poll?channel=C&since=N`: answered at once with
- * what the log holds after N. Each request that finds nothing is the waste
- * the seed warns of; see docs/PROTOCOL.md §3 for the figures.
+ * Short polling, `GET /push/poll?channel=C&since=N` (or `channels=SPEC`):
+ * answered at once with what the log holds after each cursor. Each request
+ * that finds nothing is the waste the seed warns of; see docs/PROTOCOL.md §3
+ * for the figures.
  */
 export function mountPoll(router: Router, ctx: PushContext): void {
   router.get('/push/poll', (_req, res, url) => {
-    const channel = channelParam(url);
-    const since = sinceParam(url, ctx.log, channel);
-    sendPollAnswer(res, pollBody(ctx.log.read(channel, since)));
+    sendPollAnswer(res, currentPollBody(ctx.log, subscriptionParams(url, ctx.log)));
   });
 }

@@ -51,7 +51,7 @@ function globEscape(text: string): string {
 
 /**
  * The channel log on Redis, shared by every server on that Redis
- * (docs/PROTOCOL.md §3.11). Per channel: an id counter and a stream of the
+ * (docs/PROTOCOL.md §3.12). Per channel: an id counter and a stream of the
  * retained messages, written together by one Lua script that also PUBLISHes
  * the message; every server receives it over its pub/sub connection and
  * delivers it to its own subscribers through a ChannelFeed, which fills holes

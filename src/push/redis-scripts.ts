@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** A Lua script and its SHA1, for EVALSHA (docs/PROTOCOL.md §3.11). */
+/** A Lua script and its SHA1, for EVALSHA (docs/PROTOCOL.md §3.12). */
 export interface Script {
   readonly source: string;
   readonly sha: string;

@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import type { Router } from '../http/router.js';
+import type { Cursor } from './channel-set.js';
 import { gapMessage, type PushMessage } from './message.js';
-import { channelParam, sinceParam } from './params.js';
+import { subscriptionParams } from './params.js';
 import { StreamRegistry, StreamSubscription } from './stream.js';
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
@@ -9,7 +10,9 @@ const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 /**
  * Server-Sent Events, `GET /push/sse?channel=C&since=N`: each message as
  * `id:`/`event:`/`data:` lines, so EventSource's own reconnect sends
- * `Last-Event-ID` and resumes exactly where it left off.
+ * `Last-Event-ID` and resumes exactly where it left off. With `channels=SPEC`
+ * the id is the compound cursor of every channel (docs/PROTOCOL.md §3.11),
+ * so the same header resumes them all.
  */
 class SseStream extends StreamSubscription {
   readonly contentType = 'text/event-stream';
@@ -18,19 +21,30 @@ class SseStream extends StreamSubscription {
 
   prelude(): string {
     // A comment first, so the client sees the stream open at once; then the reconnect delay.
-    return `: pushwire ${this.channel}\nretry: ${this.streams.ctx.settings.sseRetry}\n\n`;
+    const names = this.params.channels.length === 1 ? this.params.channels[0]!.channel : `${this.params.channels.length} channels`;
+    return `: pushwire ${names}\nretry: ${this.streams.ctx.settings.sseRetry}\n\n`;
   }
 
-  encode(message: PushMessage): Buffer { return message.sse(); }
-  gap(last: number): Buffer { return gapMessage(this.channel, last).sse(); }
+  message(message: PushMessage, cursor: Cursor): void {
+    if (!cursor.tagged) return this.write(message.sse());
+    // The id line is this stream's own; the rest is the message's, shared by every stream.
+    this.write(`id: ${this.channels.compoundCursor()}\n`);
+    this.write(message.taggedSseTail());
+  }
+
+  gap(cursor: Cursor): void {
+    const notice = gapMessage(cursor.channel, cursor.last);
+    if (!cursor.tagged) return this.write(notice.sse());
+    this.write(`id: ${this.channels.compoundCursor()}\n`);
+    this.write(notice.taggedSseTail());
+  }
+
   heartbeat(): Buffer { return HEARTBEAT; }
   epilogue(): null { return null; }
 }
 
 export function mountSse(router: Router, streams: StreamRegistry): void {
   router.get('/push/sse', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    const channel = channelParam(url);
-    const since = sinceParam(url, streams.ctx.log, channel, req);
-    streams.start(req, new SseStream(streams, res, channel), since);
+    streams.start(req, new SseStream(streams, res, subscriptionParams(url, streams.ctx.log, req)));
   });
 }

@@ -1,7 +1,8 @@
 import { sendError } from '../http/respond.js';
 import type http from 'node:http';
-import type { ReadResult, Subscriber } from './channel-log.js';
+import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
 import type { PushMessage } from './message.js';
+import type { SubscriptionParams } from './params.js';
 import { STREAM_HEADERS, type PushContext } from './settings.js';
 
 /** How long an ended stream may take to drain before its connection is dropped. */
@@ -9,39 +10,36 @@ const FINISH_TIMEOUT = 10_000;
 
 /**
  * One open streaming response (SSE or hidden iframe): a chunked HTTP answer
- * that carries every message of a channel as it is published. Subclasses say
- * how a message, a gap, a heartbeat and the end look on the wire.
+ * that carries every message of its channels as it is published. Subclasses
+ * say how a message, a gap, a heartbeat and the end look on the wire.
  */
-export abstract class StreamSubscription implements Subscriber {
-  /** The last message id written (or the gap's L): later deliveries continue from here. */
-  lastSent = 0;
+export abstract class StreamSubscription implements ChannelSink {
   bytes = 0;
   readonly openedAt = Date.now();
   closed = false;
+  /** The stream's channels and their cursors; subscribed to the log by StreamRegistry.start. */
+  readonly channels: ChannelSet;
 
   constructor(
     protected readonly streams: StreamRegistry,
     readonly res: http.ServerResponse,
-    readonly channel: string,
-  ) {}
+    /** The channels asked for, with their cursors, and whether messages name their channel. */
+    readonly params: SubscriptionParams,
+  ) {
+    this.channels = new ChannelSet(streams.ctx.log, this);
+  }
 
   abstract readonly contentType: string;
   /** Sent with the head, at once: what makes the client start rendering / listening. */
   abstract prelude(): Buffer | string;
-  abstract encode(message: PushMessage): Buffer;
-  abstract gap(last: number): Buffer;
+  abstract message(message: PushMessage, cursor: Cursor): void;
+  abstract gap(cursor: Cursor): void;
   abstract heartbeat(): Buffer;
   /** Written before the final chunk when the server ends the stream. */
   abstract epilogue(): Buffer | string | null;
   /** Bytes and age after which the server ends the stream (the client reconnects with its last id). */
   abstract readonly maxBytes: number;
   abstract readonly maxAge: number;
-
-  deliver(message: PushMessage): void {
-    if (this.closed || message.id <= this.lastSent) return;
-    this.lastSent = message.id;
-    this.write(this.encode(message));
-  }
 
   write(chunk: Buffer | string): void {
     if (this.closed) return;
@@ -72,8 +70,8 @@ export class StreamRegistry {
 
   get count(): number { return this.open.size; }
 
-  /** Sends the head and prelude, then the backlog after `since` (or the gap notice), then subscribes. */
-  start(req: http.IncomingMessage, stream: StreamSubscription, since: number): void {
+  /** Sends the head and prelude, then each channel's gap notice or backlog past its cursor, then live messages. */
+  start(req: http.IncomingMessage, stream: StreamSubscription): void {
     const { res } = stream;
     if (this.closing) {
       return sendError(res, 503, 'server is shutting down', { Connection: 'close' });
@@ -81,18 +79,10 @@ export class StreamRegistry {
     res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
     if (req.method === 'HEAD') return void res.end();
     res.socket?.setNoDelay(true);
-    const read: ReadResult = this.ctx.log.read(stream.channel, since);
     stream.write(stream.prelude());
-    if (read.gap) {
-      stream.lastSent = read.last;
-      stream.write(stream.gap(read.last));
-    } else {
-      stream.lastSent = since;
-      for (const message of read.messages) stream.deliver(message);
-    }
-    if (stream.closed) return;
     this.open.add(stream);
-    this.ctx.log.subscribe(stream.channel, stream);
+    stream.channels.add(stream.params.channels, stream.params.tagged);
+    if (stream.closed) return;
     res.once('close', () => this.release(stream));
     if (!this.timer) {
       this.timer = setInterval(() => this.beat(), this.ctx.settings.heartbeatInterval);
@@ -136,7 +126,8 @@ export class StreamRegistry {
   release(stream: StreamSubscription): void {
     if (stream.closed) return;
     stream.closed = true;
-    if (this.open.delete(stream)) this.ctx.log.unsubscribe(stream.channel, stream);
+    this.open.delete(stream);
+    stream.channels.close();
     if (this.open.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = null;

@@ -6,34 +6,46 @@ import type { Router } from '../http/router.js';
 import { abort } from '../http/raw-socket.js';
 import { WebSocketServer } from '../websocket/server.js';
 import { WebSocket } from '../websocket/websocket.js';
-import type { Subscriber } from './channel-log.js';
-import { EventRefused, parseClientEvent, type EventHandlers, type PushClient } from './event-api.js';
-import { dataToJson, gapMessage, type PushMessage } from './message.js';
-import { channelParam, sinceParam } from './params.js';
+import type { ChannelLog } from './channel-log.js';
+import { ChannelSet, MAX_CHANNELS, type ChannelSink, type Cursor } from './channel-set.js';
+import { EventRefused, parseClientEvent, type ClientEvent, type EventHandlers, type PushClient } from './event-api.js';
+import { CHANNEL_NAME, RESERVED_PREFIX, dataToJson, gapMessage, type PushMessage } from './message.js';
+import { subscriptionParams, type SubscriptionParams } from './params.js';
 import type { PushContext } from './settings.js';
 
 type Publisher = (channel: string, event: string, data: unknown) => PushMessage;
 
-/** One `/push/ws` connection: a channel subscriber and a client that sends events. */
-class WsSubscriber implements Subscriber, PushClient {
+/** One `/push/ws` connection: a subscriber of its channels and a client that sends events. */
+class WsSubscriber implements ChannelSink, PushClient {
   readonly transport = 'websocket';
-  lastSent = 0;
   released = false;
+  readonly set: ChannelSet;
 
   constructor(
     private readonly owner: WsSubscriptions,
+    log: ChannelLog,
     readonly ws: WebSocket,
     readonly id: number,
-    readonly channel: string,
-  ) {}
+    /** The channel of `channel=C`; null when opened with `channels=` or none. */
+    readonly channel: string | null,
+  ) {
+    this.set = new ChannelSet(log, this);
+  }
 
-  deliver(message: PushMessage): void {
-    if (message.id <= this.lastSent) return;
-    this.lastSent = message.id;
+  get channels(): string[] {
+    return Array.from(this.set.list(), (cursor) => cursor.channel);
+  }
+
+  message(message: PushMessage, cursor: Cursor): void {
     // The frame was built once for every subscriber (and compressed once per deflate setting).
-    if (this.ws.deflate === null) this.ws.sendFrame(message.frame());
-    else this.ws.sendPrepared(message.prepared());
+    const prepared = message.forms(cursor.tagged).prepared();
+    if (this.ws.deflate === null) this.ws.sendFrame(prepared.frame);
+    else this.ws.sendPrepared(prepared);
     if (this.ws.bufferedAmount > this.owner.maxQueued) this.owner.suspect(this);
+  }
+
+  gap(cursor: Cursor): void {
+    this.ws.sendFrame(gapMessage(cursor.channel, cursor.last).forms(cursor.tagged).prepared().frame);
   }
 
   emit(event: string, data: unknown): boolean {
@@ -49,9 +61,11 @@ class WsSubscriber implements Subscriber, PushClient {
 }
 
 /**
- * WebSocket subscription, `GET /push/ws?channel=C&since=N` with an upgrade:
- * each message one text frame holding the message object; the client sends
- * events as text frames `{"event", "data"}`.
+ * WebSocket subscription, `GET /push/ws?channel=C&since=N` (or
+ * `channels=SPEC`, or neither) with an upgrade: each message one text frame
+ * holding the message object; the client sends events as text frames
+ * `{"event", "data"}`, among them `push:subscribe` and `push:unsubscribe`
+ * to change its channels in band (docs/PROTOCOL.md §3.11).
  */
 export class WsSubscriptions {
   private readonly wss: WebSocketServer;
@@ -91,34 +105,23 @@ export class WsSubscriptions {
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    let channel: string;
-    let since: number;
+    let params: SubscriptionParams;
     try {
-      const url = requestUrl(req.url);
-      channel = channelParam(url);
-      since = sinceParam(url, this.ctx.log, channel);
+      params = subscriptionParams(requestUrl(req.url), this.ctx.log, undefined, true);
     } catch (err) {
       if (err instanceof HttpError) return abort(socket, err.status, err.message);
       throw err;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, channel, since));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, params));
   }
 
-  private attach(ws: WebSocket, channel: string, since: number): void {
-    const subscriber = new WsSubscriber(this, ws, this.handlers.clientId(), channel);
-    const read = this.ctx.log.read(channel, since);
-    if (read.gap) {
-      subscriber.lastSent = read.last;
-      ws.sendFrame(gapMessage(channel, read.last).frame());
-    } else {
-      subscriber.lastSent = since;
-      for (const message of read.messages) subscriber.deliver(message);
-    }
+  private attach(ws: WebSocket, params: SubscriptionParams): void {
+    const channel = params.tagged || params.channels.length === 0 ? null : params.channels[0]!.channel;
+    const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel);
+    this.active.add(subscriber);
     ws.on('close', () => this.release(subscriber));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(subscriber, data, isBinary));
-    if (subscriber.released || ws.readyState !== WebSocket.OPEN) return;
-    this.active.add(subscriber);
-    this.ctx.log.subscribe(channel, subscriber);
+    subscriber.set.add(params.channels, params.tagged);
   }
 
   private receive(client: WsSubscriber, data: Buffer, isBinary: boolean): void {
@@ -126,11 +129,34 @@ export class WsSubscriptions {
     let result: void | Promise<void>;
     try {
       if (isBinary) throw new EventRefused('events are JSON text frames');
-      result = this.handlers.dispatch(parseClientEvent(data.toString('utf8')), client);
+      const event = parseClientEvent(data.toString('utf8'));
+      if (event.event.startsWith(RESERVED_PREFIX)) return this.control(client, event);
+      result = this.handlers.dispatch(event, client);
     } catch (err) {
       return this.refuse(client, err);
     }
     if (result) result.catch((err: unknown) => this.refuse(client, err));
+  }
+
+  /** `push:subscribe` and `push:unsubscribe`; any other `push:` event is malformed (docs/PROTOCOL.md §3.11). */
+  private control(client: WsSubscriber, event: ClientEvent): void {
+    const { data } = event;
+    if (event.event !== 'push:subscribe' && event.event !== 'push:unsubscribe') {
+      throw new EventRefused(`unknown event ${event.event}: names beginning with push: are reserved`);
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new EventRefused(`${event.event}: data must be an object`);
+    const { channel, since } = data as { channel?: unknown; since?: unknown };
+    if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) {
+      throw new EventRefused(`${event.event}: channel must match ^[A-Za-z0-9_.:-]{1,64}$`);
+    }
+    if (event.event === 'push:unsubscribe') return void client.set.remove(channel);
+    if (since !== undefined && since !== null && !(Number.isSafeInteger(since) && (since as number) >= 0)) {
+      throw new EventRefused('push:subscribe: since must be a non-negative integer');
+    }
+    if (client.set.has(channel)) return;
+    if (client.set.size >= MAX_CHANNELS) throw new EventRefused(`push:subscribe: at most ${MAX_CHANNELS} channels per connection`);
+    const cursor = typeof since === 'number' ? since : this.ctx.log.last(channel);
+    client.set.add([{ channel, since: cursor }], true);
   }
 
   private refuse(client: WsSubscriber, err: unknown): void {
@@ -150,7 +176,8 @@ export class WsSubscriptions {
 
   /** Too far behind: close 1013 (try again later); the client resumes with its last id. */
   cutOff(subscriber: WsSubscriber): void {
-    this.closeClient(subscriber, CloseCode.TryAgainLater, `too slow; resume with since=${subscriber.lastSent}`);
+    const resume = subscriber.channel !== null && subscriber.set.size === 1 ? `since=${subscriber.set.list().next().value!.last}` : `channels=${subscriber.set.compoundCursor()}`;
+    this.closeClient(subscriber, CloseCode.TryAgainLater, `too slow; resume with ${resume}`);
   }
 
   private closeClient(subscriber: WsSubscriber, code: number, reason: string): void {
@@ -161,7 +188,8 @@ export class WsSubscriptions {
   private release(subscriber: WsSubscriber): void {
     if (subscriber.released) return;
     subscriber.released = true;
-    if (this.active.delete(subscriber)) this.ctx.log.unsubscribe(subscriber.channel, subscriber);
+    this.active.delete(subscriber);
+    subscriber.set.close();
   }
 
   /** Shutdown: every connection closed with 1001; resolves when all have closed. */

@@ -25,7 +25,8 @@ test('every bench script runs end to end with tiny counts', { timeout: 180_000 }
   }
   for (const row of ['decode 16 B vs ws JS', 'decode 1 MiB', 'encode 125 B Buffer', 'ours JS vs ws JS',
     'echo 64 KiB: server CPU/msg', 'RSS per idle WebSocket', 'RSS per SSE stream', 'WebSocket x 20: server CPU/delivery', 'floor x 20',
-    'long poll x 10: deliveries/s', 'SSE x 10', 'iframe x 10', 'Socket.IO x 10: deliveries/s']) {
+    'long poll x 10: deliveries/s', 'SSE x 10', 'iframe x 10', 'Socket.IO x 10: deliveries/s',
+    'WebSocket x 10 x 10 channels: server CPU/delivery', 'SSE x 10 x 10 channels', 'long poll x 10 x 10 channels']) {
     assert.ok(out.includes(row), `missing row ${row}\n${out}`);
   }
   // A figure that is NaN or missing on our side means the script measured nothing.

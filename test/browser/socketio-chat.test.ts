@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import fs from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium, skip } from './chromium.js';
 import { closeClients, Collector, connectSocket, cut, startPushwire, type Running } from '../socketio/helpers.js';
 
 /**
@@ -10,11 +11,6 @@ import { closeClients, Collector, connectSocket, cut, startPushwire, type Runnin
  * chats with socket.io-client 4 in Node and with the demo page on /push.js,
  * upgrades to WebSocket, and recovers after a cut.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) && !process.env.CI
-  ? `no browser at ${CHROMIUM} (apt-get install chromium); with CI set this is a failure, not a skip`
-  : false;
-
 describe("the seed's Socket.IO chat page in Chromium", { skip, timeout: 60_000 }, () => {
   let browser: Browser;
   let running: Running;
@@ -25,10 +21,7 @@ describe("the seed's Socket.IO chat page in Chromium", { skip, timeout: 60_000 }
 
   before(async () => {
     running = await startPushwire();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, { timeout: 30_000 });
 
   after(async () => {

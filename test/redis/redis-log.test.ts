@@ -312,7 +312,7 @@ test('scripts flushed from Redis are loaded again (NOSCRIPT, then EVAL); a close
     assert.deepEqual(await admin.script('EXISTS', PUBLISH.sha), [0]);
     assert.equal((await a.log.publish('c', 'e', 'null')).id, 2);
     assert.deepEqual(await admin.script('EXISTS', PUBLISH.sha), [1]);
-    // Keys and the pub/sub channel as docs/PROTOCOL.md §3.11 describes them.
+    // Keys and the pub/sub channel as docs/PROTOCOL.md §3.12 describes them.
     assert.equal(await admin.get('pushwire:{c}:id'), '2');
     assert.deepEqual(await admin.xrange('pushwire:{c}:log', '-', '+'), [['1-0', ['e', 'e', 'd', 'null']], ['2-0', ['e', 'e', 'd', 'null']]]);
     await assert.rejects(a.log.publish('bad name', 'e', 'null'), TypeError);

@@ -1,0 +1,260 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { PushStats } from '../../src/push/index.js';
+import { register, request, startServer, type RunningServer } from '../app/helpers.js';
+import { launchChromium, skip, until } from './chromium.js';
+
+/**
+ * One connection per browser: the demo in many windows of one browser
+ * profile at once (the pages of one Chromium context share its connection
+ * limit, Web Locks and BroadcastChannel, as the windows of a profile do).
+ */
+
+interface Seen { kind: 'message' | 'reload'; id: number; count: number }
+
+const demo = <T>(page: Page, expression: string): Promise<T> => page.evaluate(`window.pushwireDemo.${expression}`) as Promise<T>;
+
+async function waitForText(page: Page, selector: string, expected: string | RegExp, timeout = 5000): Promise<void> {
+  await page.waitForFunction(
+    ([s, t, isRe]) => {
+      const text = (globalThis as any).document.querySelector(s)?.textContent ?? '';
+      return isRe ? new RegExp(t).test(text) : text === t;
+    },
+    [selector, typeof expected === 'string' ? expected : expected.source, typeof expected !== 'string'] as const,
+    { timeout, polling: 20 },
+  ).catch(async () => assert.fail(`${selector}: expected ${expected}, have ${JSON.stringify(await page.textContent(selector))}`));
+}
+
+/** Opens the demo in a new window of the context; resolves with how long until it showed the count, live. */
+async function openWindow(context: BrowserContext, base: string): Promise<{ page: Page; loadMs: number }> {
+  const page = await context.newPage();
+  const started = Date.now();
+  await page.goto(base + '/?poll=500');
+  await waitForText(page, '#capacity', '100');
+  await waitForText(page, '#main-transport', /\(open\)$/);
+  return { page, loadMs: Date.now() - started };
+}
+
+/**
+ * Signs up through the page's form; resolves with the time, measured in the
+ * page, from the submit to the answer shown (what a person waits for; the
+ * test driver's own delays in reaching a window are not the page's).
+ */
+async function signUp(page: Page, name: string): Promise<number> {
+  return page.evaluate(async (n) => {
+    const doc = (globalThis as any).document;
+    const status = doc.querySelector('#signup-status');
+    doc.querySelector('#name').value = n;
+    const started = performance.now();
+    const shown = new Promise<void>((resolve) => {
+      const observer = new (globalThis as any).MutationObserver(() => {
+        if (status.textContent.startsWith(`You're in, ${n}: place `)) {
+          observer.disconnect();
+          resolve();
+        }
+      });
+      observer.observe(status, { childList: true, characterData: true, subtree: true });
+    });
+    doc.querySelector('#signup-form').requestSubmit();
+    await shown;
+    return performance.now() - started;
+  }, name);
+}
+
+async function chat(page: Page, text: string): Promise<void> {
+  await page.fill('#chat-input', text);
+  await page.press('#chat-input', 'Enter');
+}
+
+async function chatLines(page: Page): Promise<string[]> {
+  return page.$$eval('#chat-log li', (items) => items.map((li) => li.textContent ?? ''));
+}
+
+/** Each count once, each the previous plus one, from `start` to `end`; no reload. */
+function assertExactlyOnce(label: string, seen: Seen[], start: number, end: number): void {
+  let count = start;
+  for (const entry of seen) {
+    assert.equal(entry.kind, 'message', `${label}: no reload expected (${JSON.stringify(entry)})`);
+    assert.equal(entry.count, count + 1, `${label}: after count ${count} came ${entry.count}`);
+    count = entry.count;
+  }
+  assert.equal(count, end, `${label}: ends at ${count}, not ${end}`);
+}
+
+/** Ids strictly consecutive: none lost, none twice. */
+function assertConsecutive(label: string, ids: number[], first: number, last: number): void {
+  assert.deepEqual(ids, Array.from({ length: last - first + 1 }, (_, i) => first + i), label);
+}
+
+/** What a browser holds open on the server. */
+function held(s: RunningServer): Pick<PushStats, 'connections' | 'subscriptions' | 'websockets' | 'streams' | 'heldPolls'> {
+  const { connections, subscriptions, websockets, streams, heldPolls } = s.server.push.stats();
+  return { connections, subscriptions, websockets, streams, heldPolls };
+}
+
+/** Waits until the figures have stayed the same for a while (no join, re-open or poll in flight), and returns them. */
+async function steady(s: RunningServer, ms = 400): Promise<ReturnType<typeof held>> {
+  let last = JSON.stringify(held(s));
+  let since = Date.now();
+  await until(() => {
+    const now = JSON.stringify(held(s));
+    if (now !== last) { last = now; since = Date.now(); }
+    return Date.now() - since >= ms;
+  }, 10_000, 'steady connections');
+  return JSON.parse(last);
+}
+
+describe('the demo in many windows of one browser', { skip: skip, timeout: 90_000 }, () => {
+  let browser: Browser;
+  before(async () => { browser = await launchChromium(); }, { timeout: 30_000 });
+  after(async () => { await browser?.close(); }, { timeout: 20_000 });
+
+  describe('with WebSocket', () => {
+    let s: RunningServer;
+    let context: BrowserContext;
+    const windows: Page[] = [];
+    let alone: ReturnType<typeof held>;
+    before(async () => {
+      s = await startServer({ capacity: 100 });
+      context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    });
+    after(async () => { await context?.close(); await s?.stop(); });
+
+    test('4 windows at once: each loads in under 2 s, answers its own sign-up in under 1 s, follows the others, and the chat crosses', async (t) => {
+      const first = await openWindow(context, s.base);
+      windows.push(first.page);
+      for (const t of ['poll', 'longpoll', 'iframe', 'sse', 'websocket']) await waitForText(first.page, `#panel-${t} [data-stat="state"]`, 'open');
+      alone = await steady(s);
+
+      const more = await Promise.all([1, 2, 3].map(() => openWindow(context, s.base)));
+      windows.push(...more.map((w) => w.page));
+      const loads = [first.loadMs, ...more.map((w) => w.loadMs)];
+      t.diagnostic(`load times: ${loads.join(', ')} ms`);
+      for (const ms of loads) assert.ok(ms < 2000, `a window took ${ms} ms to load (all: ${loads.join(', ')})`);
+      for (const page of windows) assert.equal(await page.evaluate(() => (globalThis as any).document.visibilityState), 'visible');
+      // One window holds the connection (and runs the panels); the others are relayed and say where the panels are.
+      const roles = await Promise.all(windows.map((p) => demo<string>(p, 'subs.main.stats.role')));
+      assert.deepEqual(roles, ['leader', 'follower', 'follower', 'follower']);
+      for (const page of windows.slice(1)) {
+        assert.equal(await page.isVisible('#panels-elsewhere'), true);
+        assert.match(String(await page.textContent('#panels-where')), /^the window opened at /);
+        assert.match(String(await page.textContent('#main-role')), /shared with the window that holds it/);
+      }
+
+      const answers = (await Promise.all(windows.map((page, i) => signUp(page, `Window ${i + 1}`)))).map(Math.round);
+      t.diagnostic(`sign-ups answered in ${answers.join(', ')} ms`);
+      for (const ms of answers) assert.ok(ms < 1000, `a sign-up took ${ms} ms (all: ${answers.join(', ')})`);
+      for (const page of windows) await waitForText(page, '#count', '4');
+      for (const [i, page] of windows.entries()) assertExactlyOnce(`window ${i + 1}`, await demo<Seen[]>(page, 'seen.main'), 0, 4);
+
+      await Promise.all(windows.map((page, i) => chat(page, `hello from window ${i + 1}`)));
+      for (const page of windows) {
+        await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#chat-log li').length === 4, null, { timeout: 5000 });
+        assert.deepEqual((await chatLines(page)).sort(), [1, 2, 3, 4].map((i) => `hello from window ${i}`));
+        assertConsecutive('chat', await demo<number[]>(page, 'chatIds'), 1, 4);
+      }
+    });
+
+    test('8 windows hold as many WebSockets, streams, held polls and channel subscriptions on the server as 1', async () => {
+      const more = await Promise.all([5, 6, 7, 8].map(() => openWindow(context, s.base)));
+      windows.push(...more.map((w) => w.page));
+      for (const { loadMs } of more) assert.ok(loadMs < 2000, `${loadMs} ms`);
+      const eight = await steady(s);
+      assert.deepEqual(eight, alone);
+      // One shared WebSocket (registrations + chat) and the panels of one window (WebSocket, SSE, iframe, long poll).
+      assert.deepEqual(alone, { connections: 5, subscriptions: 6, websockets: 2, streams: 2, heldPolls: 1 });
+    });
+
+    test('closing the window that holds the connection: another takes over within 2 s, and no window loses or doubles a message', async (t) => {
+      const leader = windows[0]!;
+      const rest = windows.slice(1);
+      const startCount = Number(await leader.textContent('#count'));
+      const chatBefore = (await demo<number[]>(rest[0]!, 'chatIds')).length;
+      let registered = 0;
+      let chatted = 0;
+      let stop = false;
+      // Registrations and chat from outside the browser, all along, before, during and after the takeover.
+      const traffic = (async () => {
+        while (!stop) {
+          const a = await register(s.base, `outside ${registered}`);
+          assert.equal(a.status, 201);
+          registered++;
+          const c = await request(s.base, 'POST', '/push/emit', JSON.stringify({ event: 'chat message', data: `outside ${chatted}` }));
+          assert.equal(c.status, 202);
+          chatted++;
+          await new Promise((resolve) => setTimeout(resolve, 15));
+        }
+      })();
+      await until(() => registered >= 5, 5000, 'traffic');
+      const closedAt = Date.now();
+      await leader.close();
+      windows.shift();
+      await until(async () => (await Promise.all(rest.map((p) => demo<string>(p, 'subs.main.stats.role')))).includes('leader'), 2000, 'a new leader');
+      await until(() => s.server.push.stats().websockets >= 1, 2000, 'the new leader connected');
+      const newLeader = rest[(await Promise.all(rest.map((p) => demo<string>(p, 'subs.main.stats.role')))).indexOf('leader')]!;
+      await waitForText(newLeader, '#main-transport', 'WebSocket (open)', 2000);
+      const takeover = Date.now() - closedAt;
+      t.diagnostic(`takeover: ${takeover} ms`);
+      assert.ok(takeover < 2000, `takeover took ${takeover} ms`);
+      const during = registered;
+      await until(() => registered >= during + 5, 5000, 'traffic after the takeover');
+      stop = true;
+      await traffic;
+
+      const end = startCount + registered;
+      for (const [i, page] of rest.entries()) {
+        await waitForText(page, '#count', String(end), 5000);
+        const seen = await demo<Seen[]>(page, 'seen.main');
+        assertExactlyOnce(`window ${i + 2}`, seen.slice(seen.findIndex((e) => e.count === startCount + 1)), startCount, end);
+        await page.waitForFunction((n) => (globalThis as any).pushwireDemo.chatIds.length === n, chatBefore + chatted, { timeout: 5000 });
+        assertConsecutive(`window ${i + 2}: chat`, await demo<number[]>(page, 'chatIds'), 1, chatBefore + chatted);
+      }
+      // The panels moved on with the lock, to one of the remaining windows.
+      await until(async () => (await Promise.all(rest.map((p) => demo<boolean>(p, 'panelsHere()')))).filter(Boolean).length === 1, 3000, 'the panels in one window');
+    });
+
+    test('"Run them here" takes the panels over from the window running them', async () => {
+      const runner = windows[(await Promise.all(windows.map((p) => demo<boolean>(p, 'panelsHere()')))).indexOf(true)]!;
+      const other = windows.find((p) => p !== runner)!;
+      await other.click('#panels-here');
+      for (const t of ['poll', 'longpoll', 'iframe', 'sse', 'websocket']) await waitForText(other, `#panel-${t} [data-stat="state"]`, 'open');
+      assert.equal(await demo<boolean>(runner, 'panelsHere()'), false);
+      assert.equal(await runner.isVisible('#panels-elsewhere'), true);
+      assert.deepEqual(await steady(s), alone);
+    });
+  });
+
+  test('WebSocket upgrades refused: 8 windows still sign up and chat, holding at most 4 of the 6 connections, and no request waits for one', async (t) => {
+    const s = await startServer({ capacity: 100 }, { refuseUpgrades: true });
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    try {
+      const windows: Page[] = [];
+      for (let i = 0; i < 8; i++) windows.push((await openWindow(context, s.base)).page);
+      await waitForText(windows[0]!, '#main-transport', 'Server-Sent Events (open)', 10_000);
+      const answers: number[] = [];
+      for (const [i, page] of windows.entries()) answers.push(Math.round(await signUp(page, `Refused ${i + 1}`)));
+      t.diagnostic(`sign-ups answered in ${answers.join(', ')} ms`);
+      for (const ms of answers) assert.ok(ms < 1000, `a sign-up took ${ms} ms (all: ${answers.join(', ')})`);
+      await Promise.all(windows.map((page, i) => chat(page, `no upgrade ${i + 1}`)));
+      for (const page of windows) {
+        await waitForText(page, '#count', '8');
+        assertExactlyOnce('refused', await demo<Seen[]>(page, 'seen.main'), 0, 8);
+        await page.waitForFunction(() => (globalThis as any).document.querySelectorAll('#chat-log li').length === 8, null, { timeout: 5000 });
+      }
+      // The shared SSE stream, and the panels' SSE, iframe and long poll: 4 of the browser's 6.
+      const h = await steady(s);
+      assert.ok(h.streams + h.heldPolls <= 4, JSON.stringify(h));
+      // Resource Timing: no request of any window sat waiting for a connection.
+      for (const page of windows) {
+        const waits = await page.evaluate(() => (globalThis as any).performance.getEntriesByType('resource')
+          .map((e: any) => ({ name: e.name, queued: e.requestStart - e.fetchStart }))
+          .filter((e: any) => e.queued > 200));
+        assert.deepEqual(waits, []);
+      }
+    } finally {
+      await context.close();
+      await s.stop();
+    }
+  });
+});
