@@ -171,14 +171,14 @@ export class WebSocketServer extends EventEmitter {
       }, () => abort(socket, 500, VERIFY_FAILED));
   }
 
-  private complete(req: http.IncomingMessage, socket: Duplex, head: Buffer, key: string, protocols: string[],
+  private complete(req: http.IncomingMessage, socket: Duplex, head: Buffer, key: string, protocols: Set<string>,
     onConnection?: (ws: WebSocket, req: http.IncomingMessage) => void): void {
     if (socket.destroyed || !socket.writable) return void socket.destroy();
     let protocol = '';
-    if (protocols.length > 0 && this.options.handleProtocols) {
-      const chosen = this.options.handleProtocols(protocols, req);
+    if (protocols.size > 0 && this.options.handleProtocols) {
+      const chosen = this.options.handleProtocols([...protocols], req);
       // §4.2.2: the server may only answer with one of the client's values.
-      if (chosen && protocols.includes(chosen)) protocol = chosen;
+      if (chosen && protocols.has(chosen)) protocol = chosen;
     }
     const maxPayload = this.options.maxPayload ?? DEFAULT_MAX_MESSAGE;
     const extensions = negotiateServerDeflate(req.headers['sec-websocket-extensions'], this.deflate, maxPayload);

@@ -197,3 +197,44 @@ describe('option combinations that cannot work are refused', () => {
     new WebSocketServer({ noServer: true, heartbeatInterval: 1000 }).close();
   });
 });
+
+describe('Sec-WebSocket-Protocol must be a list of unique tokens', () => {
+  let httpServer: http.Server;
+  let port: number;
+  let wss: WebSocketServer;
+  const asked: unknown[] = [];
+  before(async () => {
+    httpServer = http.createServer();
+    port = await listen(httpServer);
+    wss = new WebSocketServer({
+      server: httpServer,
+      handleProtocols: (protocols) => {
+        asked.push(protocols);
+        return [...protocols][0] ?? false;
+      },
+    });
+  });
+  after(async () => {
+    wss.close();
+    await closeHttp(httpServer);
+  });
+
+  for (const value of ['a b, c', 'chat, chat', 'chat;v=2', 'a,b,a']) {
+    test(`${JSON.stringify(value)}: 400 before handleProtocols is asked`, async () => {
+      asked.length = 0;
+      const answer = await rawHttp(port, upgradeRequest('/', { 'Sec-WebSocket-Protocol': value }));
+      assert.equal(answer.status, 400, answer.head);
+      assert.match((JSON.parse(answer.body) as { error: string }).error, /Sec-WebSocket-Protocol/);
+      assert.equal(answer.headers['sec-websocket-protocol'], undefined);
+      assert.deepEqual(asked, []);
+    });
+  }
+
+  test('a valid list is offered in order and one of it selected', async () => {
+    asked.length = 0;
+    const c = await RawClient.connect(port, '/', { 'Sec-WebSocket-Protocol': 'chat.v2 ,\tchat.v1' });
+    assert.equal(c.headers['sec-websocket-protocol'], 'chat.v2');
+    assert.deepEqual(asked.map((p) => [...(p as Iterable<string>)]), [['chat.v2', 'chat.v1']]);
+    c.destroy();
+  });
+});
