@@ -34,8 +34,12 @@ export interface WebSocketServerOptions {
   noServer?: boolean;
   /** Largest message, in bytes (default 16 MiB); larger ones close with 1009. */
   maxPayload?: number;
-  /** Picks a subprotocol from the client's list; a falsy answer selects none. */
-  handleProtocols?: (protocols: string[], req: http.IncomingMessage) => string | false | null | undefined;
+  /**
+   * Picks a subprotocol from the names the client offered (in its order, as in ws 8);
+   * a falsy answer, or a name not offered, selects none. Called only when some are offered;
+   * a throw refuses the upgrade with 500.
+   */
+  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false | null | undefined;
   /**
    * Origin and authentication check, sync or async. Only `true` accepts; a Refusal
    * with a 4xx/5xx status refuses with it; anything else refuses with 403, and a
@@ -176,9 +180,14 @@ export class WebSocketServer extends EventEmitter {
     if (socket.destroyed || !socket.writable) return void socket.destroy();
     let protocol = '';
     if (protocols.size > 0 && this.options.handleProtocols) {
-      const chosen = this.options.handleProtocols([...protocols], req);
+      let chosen;
+      try {
+        chosen = this.options.handleProtocols(protocols, req);
+      } catch {
+        return abort(socket, 500, 'subprotocol selection failed');
+      }
       // §4.2.2: the server may only answer with one of the client's values.
-      if (chosen && protocols.has(chosen)) protocol = chosen;
+      if (typeof chosen === 'string' && protocols.has(chosen)) protocol = chosen;
     }
     const maxPayload = this.options.maxPayload ?? DEFAULT_MAX_MESSAGE;
     const extensions = negotiateServerDeflate(req.headers['sec-websocket-extensions'], this.deflate, maxPayload);
