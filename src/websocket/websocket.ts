@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_MESSAGE, Opcode } from '../protocol/constants.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { encodeFrame, encodeHeader, encodeTextFrame, MERGE_LIMIT, nextMaskKey } from '../protocol/frame-encoder.js';
-import { encodeClosePayload, isValidCloseCode } from '../protocol/close.js';
+import { encodeClosePayload, isValidCloseCode, truncateCloseReason } from '../protocol/close.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
@@ -337,7 +337,7 @@ export class WebSocket extends EventEmitter {
     this.dropSendQueue();
     // §7.1.7 "Fail the WebSocket Connection": send the close code, then drop TCP.
     this.closeCode = error.closeCode;
-    if (!this.closeSent) this.sendClose(error.closeCode, truncateReason(error.message));
+    if (!this.closeSent) this.sendClose(error.closeCode, truncateCloseReason(error.message));
     this.finishClose(true);
   }
 
@@ -544,13 +544,4 @@ function toBuffer(data: SendData): Buffer {
   if (typeof data === 'string') return Buffer.from(data);
   if (data instanceof ArrayBuffer) return Buffer.from(data);
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function truncateReason(message: string): Buffer {
-  const bytes = Buffer.from(message);
-  if (bytes.length <= 123) return bytes;
-  // Cut on a character boundary so the reason stays valid UTF-8.
-  let end = 123;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end);
 }
