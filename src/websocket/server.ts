@@ -70,17 +70,11 @@ export interface WebSocketServerEvents {
   error: [error: Error];
 }
 
-export interface WebSocketServer {
-  on<E extends keyof WebSocketServerEvents>(event: E, listener: (...args: WebSocketServerEvents[E]) => void): this;
-  once<E extends keyof WebSocketServerEvents>(event: E, listener: (...args: WebSocketServerEvents[E]) => void): this;
-  off<E extends keyof WebSocketServerEvents>(event: E, listener: (...args: WebSocketServerEvents[E]) => void): this;
-}
-
 /**
  * Accepts WebSocket upgrades (RFC 6455 §4.2) and hands out WebSocket objects,
  * in the manner of ws's WebSocketServer. Events: 'connection' (ws, req), 'listening', 'error'.
  */
-export class WebSocketServer extends EventEmitter {
+export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   readonly clients = new Set<WebSocket>();
   readonly options: WebSocketServerOptions;
   private ownServer: http.Server | null = null;

@@ -33,7 +33,7 @@ interface QueuedSend {
   cb: SendCallback | undefined;
 }
 
-/** The events of a WebSocket and their listeners' arguments (typed `on`/`once`/`off`). */
+/** The events of a WebSocket and their listeners' arguments (node's EventEmitter<Events> types `on`, `emit`, …). */
 export interface WebSocketEvents {
   open: [];
   message: [data: Buffer, isBinary: boolean];
@@ -44,13 +44,6 @@ export interface WebSocketEvents {
   error: [error: Error];
 }
 
-// Declaration merging: typed overloads over EventEmitter's untyped ones.
-export interface WebSocket {
-  on<E extends keyof WebSocketEvents>(event: E, listener: (...args: WebSocketEvents[E]) => void): this;
-  once<E extends keyof WebSocketEvents>(event: E, listener: (...args: WebSocketEvents[E]) => void): this;
-  off<E extends keyof WebSocketEvents>(event: E, listener: (...args: WebSocketEvents[E]) => void): this;
-}
-
 /**
  * One WebSocket connection: the sans-I/O codec wired to a socket, with the
  * event and method names of `ws` and the browser's WebSocket.
@@ -58,7 +51,7 @@ export interface WebSocket {
  * Events: 'open', 'message' (data: Buffer, isBinary), 'ping' (data), 'pong' (data),
  * 'close' (code, reason: Buffer), 'drain', 'error' (only emitted when listened to).
  */
-export class WebSocket extends EventEmitter {
+export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
