@@ -31,8 +31,7 @@ class WsSubscriber implements Subscriber, PushClient {
     if (message.id <= this.lastSent) return;
     this.lastSent = message.id;
     // The frame was built once for every subscriber (and compressed once per deflate setting).
-    if (this.ws.deflate === null) this.ws.sendFrame(message.frame());
-    else this.ws.sendPrepared(message.prepared());
+    this.ws.sendPrepared(message.prepared());
     if (this.ws.bufferedAmount > this.owner.maxQueued) this.owner.suspect(this);
   }
 

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { checkAcceptHeader } from '../protocol/handshake.js';
 import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
-import { WebSocket } from './websocket.js';
+import { attachSocket, WebSocket } from './websocket.js';
 import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './permessage-deflate.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
@@ -29,7 +29,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
   const target = new URL(url);
   if (target.protocol !== 'ws:' && target.protocol !== 'wss:') throw new SyntaxError(`not a WebSocket URL: ${target.href}`);
   const secure = target.protocol === 'wss:';
-  const ws = new WebSocket({ isServer: false, maxPayload: options.maxPayload ?? DEFAULT_MAX_MESSAGE, closeTimeout: options.closeTimeout ?? 5000 });
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_MESSAGE;
+  const ws = new WebSocket({ isServer: false, maxPayload, closeTimeout: options.closeTimeout ?? 5000 });
   const key = randomBytes(16).toString('base64');
   const headers: Record<string, string> = {
     ...options.headers,
@@ -80,11 +81,11 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     let codec = null;
     if (answer !== undefined) {
       if (deflate === null) return (socket.destroy(), fail('server answered with an extension we did not offer'));
-      const accepted = acceptServerDeflate(Array.isArray(answer) ? answer.join(', ') : answer, deflate, ws.maxPayload);
+      const accepted = acceptServerDeflate(Array.isArray(answer) ? answer.join(', ') : answer, deflate, maxPayload);
       if (accepted instanceof Error) return (socket.destroy(), fail(`invalid Sec-WebSocket-Extensions answer: ${accepted.message}`));
       codec = accepted;
     }
-    ws.attach(socket, head, protocol, answer === undefined ? '' : String(answer), codec);
+    attachSocket(ws, socket, head, protocol, answer === undefined ? '' : String(answer), codec);
   });
   request.end();
   return ws;

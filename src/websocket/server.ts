@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { checkUpgradeRequest, httpErrorResponse, upgradeResponse } from '../protocol/handshake.js';
-import { destroySocket, WebSocket } from './websocket.js';
+import { attachSocket, destroySocket, WebSocket } from './websocket.js';
 import { deflateSettings, negotiateServerDeflate, type PerMessageDeflateSetting } from './permessage-deflate.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
@@ -192,7 +192,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       maxPayload,
       closeTimeout: this.options.closeTimeout ?? 5000,
     });
-    ws.attach(socket, head, protocol, extensions.extensions, extensions.deflate);
+    attachSocket(ws, socket, head, protocol, extensions.extensions, extensions.deflate);
     if (this.options.clientTracking !== false) {
       this.clients.add(ws);
       ws.on('close', () => this.clients.delete(ws));
