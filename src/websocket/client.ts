@@ -30,7 +30,7 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
   if (target.protocol !== 'ws:' && target.protocol !== 'wss:') throw new SyntaxError(`not a WebSocket URL: ${target.href}`);
   const secure = target.protocol === 'wss:';
   const maxPayload = options.maxPayload ?? DEFAULT_MAX_MESSAGE;
-  const ws = new WebSocket({ isServer: false, maxPayload, closeTimeout: options.closeTimeout ?? 5000 });
+  const ws = new WebSocket({ isServer: false, maxPayload, closeTimeout: options.closeTimeout ?? 5000, url: target.href });
   const key = randomBytes(16).toString('base64');
   const headers: Record<string, string> = {
     ...options.headers,

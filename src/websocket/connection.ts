@@ -6,6 +6,7 @@ import { encodeClosePayload, isValidCloseCode, truncateCloseReason } from '../pr
 import { ProtocolError } from '../protocol/errors.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
 import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
+import type { BinaryType } from './event-target.js';
 import type { SendCallback, SendData, WebSocket, WebSocketOptions } from './websocket.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -38,6 +39,9 @@ export class Connection implements FrameHandler {
   extensions = '';
   /** permessage-deflate codec, when negotiated. */
   deflate: PerMessageDeflate | null = null;
+  readonly url: string;
+  /** How MessageEvents present binary data (the browser-style API). */
+  binaryType: BinaryType = 'nodebuffer';
 
   private readonly ws: WebSocket;
   private readonly isServer: boolean;
@@ -70,6 +74,12 @@ export class Connection implements FrameHandler {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_MESSAGE;
     this.closeTimeout = options.closeTimeout ?? 5000;
+    this.url = options.url ?? '';
+  }
+
+  /** The closing handshake completed: a close frame went each way (RFC 6455 §7.1.4). */
+  get wasClean(): boolean {
+    return this.closeSent && this.closeReceived;
   }
 
   /** Bytes accepted by send() and not yet handed to the kernel. */

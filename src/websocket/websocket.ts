@@ -2,6 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
 import { Connection, ReadyState } from './connection.js';
+import {
+  addEventListener, attributeListener, BINARY_TYPES, removeEventListener, setAttributeListener,
+  type BinaryType, type CloseEvent, type ErrorEvent, type Event, type EventListenerOf, type MessageEvent, type WebSocketEventMap,
+} from './event-target.js';
 import type { PerMessageDeflate, PreparedMessage } from './permessage-deflate.js';
 
 export { destroySocket } from './connection.js';
@@ -16,6 +20,8 @@ export interface WebSocketOptions {
   maxPayload?: number;
   /** How long to wait for the peer's close frame, or for its TCP close, before destroying the socket. */
   closeTimeout?: number;
+  /** Client side: the URL connected to (the `url` property). */
+  url?: string;
 }
 
 /** The events of a WebSocket and their listeners' arguments (node's EventEmitter<Events> types `on`, `emit`, …). */
@@ -38,8 +44,10 @@ let connectionOf: (ws: WebSocket) => Connection;
  * closing handshake) is a private Connection, so that this object holds only
  * the public API.
  *
- * Events: 'open', 'message' (data: Buffer, isBinary), 'ping' (data), 'pong' (data),
+ * Node events: 'open', 'message' (data: Buffer, isBinary), 'ping' (data), 'pong' (data),
  * 'close' (code, reason: Buffer), 'drain', 'error' (only emitted when listened to).
+ * Browser style, as in ws: `onopen`, `onmessage`, `onclose`, `onerror` and
+ * addEventListener/removeEventListener, with event objects.
  */
 export class WebSocket extends EventEmitter<WebSocketEvents> {
   static readonly CONNECTING = ReadyState.Connecting;
@@ -50,6 +58,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   static {
     connectionOf = (ws) => ws.#conn;
   }
+
+  // The ready states on instances too, as in the browser (`ws.readyState === ws.OPEN`); defined on the prototype below.
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   /** Set by pongs; the server's heartbeat clears it before each ping. */
   isAlive = true;
@@ -77,6 +91,66 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** Bytes accepted by send() and not yet handed to the kernel. */
   get bufferedAmount(): number {
     return this.#conn.bufferedAmount;
+  }
+
+  /** The URL a client connected to ('' on the server side). */
+  get url(): string {
+    return this.#conn.url;
+  }
+
+  /**
+   * What `event.data` of a MessageEvent is for binary messages: 'nodebuffer'
+   * (default, as in ws), 'arraybuffer' or 'blob'. Other values are ignored, as
+   * in the browser. The 'message' event always passes a Buffer.
+   */
+  get binaryType(): BinaryType {
+    return this.#conn.binaryType;
+  }
+
+  set binaryType(type: BinaryType) {
+    if (BINARY_TYPES.includes(type)) this.#conn.binaryType = type;
+  }
+
+  get onopen(): ((event: Event) => void) | null {
+    return attributeListener(this, 'open') as ((event: Event) => void) | null;
+  }
+
+  set onopen(listener: ((event: Event) => void) | null) {
+    setAttributeListener(this, this.#conn, 'open', listener);
+  }
+
+  get onmessage(): ((event: MessageEvent) => void) | null {
+    return attributeListener(this, 'message') as ((event: MessageEvent) => void) | null;
+  }
+
+  set onmessage(listener: ((event: MessageEvent) => void) | null) {
+    setAttributeListener(this, this.#conn, 'message', listener);
+  }
+
+  get onclose(): ((event: CloseEvent) => void) | null {
+    return attributeListener(this, 'close') as ((event: CloseEvent) => void) | null;
+  }
+
+  set onclose(listener: ((event: CloseEvent) => void) | null) {
+    setAttributeListener(this, this.#conn, 'close', listener);
+  }
+
+  get onerror(): ((event: ErrorEvent) => void) | null {
+    return attributeListener(this, 'error') as ((event: ErrorEvent) => void) | null;
+  }
+
+  set onerror(listener: ((event: ErrorEvent) => void) | null) {
+    setAttributeListener(this, this.#conn, 'error', listener);
+  }
+
+  /** Adds a browser-style listener; the same listener twice is added once; `once` removes it after a call. */
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerOf<WebSocketEventMap[K]>,
+    options?: { once?: boolean }): void {
+    addEventListener(this, this.#conn, type, listener, options);
+  }
+
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerOf<WebSocketEventMap[K]>): void {
+    removeEventListener(this, type, listener);
   }
 
   /** Sends a message: strings as text, anything else as binary unless options.binary says otherwise. */
@@ -120,6 +194,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   terminate(): void {
     this.#conn.terminate();
   }
+}
+
+for (const [name, value] of Object.entries(ReadyState)) {
+  Object.defineProperty(WebSocket.prototype, name.toUpperCase(), { value, enumerable: true });
 }
 
 /**
