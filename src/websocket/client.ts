@@ -3,7 +3,7 @@ import https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { checkAcceptHeader } from '../protocol/handshake.js';
 import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
-import { attachSocket, WebSocket } from './websocket.js';
+import { attachSocket, failHandshake, setHandshakeAbort, WebSocket } from './websocket.js';
 import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './permessage-deflate.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
@@ -50,12 +50,9 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     path: target.pathname + target.search,
     headers,
   });
-  const fail = (message: string) => {
-    if (ws.readyState === WebSocket.CLOSED) return;
-    request.destroy();
-    if (ws.listenerCount('error') > 0) ws.emit('error', new Error(message));
-    ws.terminate();
-  };
+  // close() or terminate() while connecting, or a failure below: the request is dropped.
+  setHandshakeAbort(ws, () => request.destroy());
+  const fail = (message: string) => failHandshake(ws, message);
   if (options.handshakeTimeout) {
     request.setTimeout(options.handshakeTimeout, () => fail('opening handshake timed out'));
   }
@@ -64,12 +61,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     res.resume();
     fail(`unexpected server response: ${res.statusCode}`);
   });
-  let upgraded = false;
-  // close() or terminate() while connecting: abandon the handshake.
-  ws.once('close', () => { if (!upgraded) request.destroy(); });
   request.on('upgrade', (res, socket, head) => {
     if (ws.readyState !== WebSocket.CONNECTING) return void socket.destroy();
-    upgraded = true;
     const accept = res.headers['sec-websocket-accept'];
     if (String(res.headers.upgrade).toLowerCase() !== 'websocket') return (socket.destroy(), fail('invalid Upgrade header'));
     if (!checkAcceptHeader(key, Array.isArray(accept) ? accept[0] : accept)) return (socket.destroy(), fail('invalid Sec-WebSocket-Accept'));

@@ -42,6 +42,8 @@ export class Connection implements FrameHandler {
   readonly url: string;
   /** How MessageEvents present binary data (the browser-style API). */
   binaryType: BinaryType = 'nodebuffer';
+  /** Client side, while connecting: abandons the opening handshake (set by connect()). */
+  abortHandshake: (() => void) | null = null;
 
   private readonly ws: WebSocket;
   private readonly isServer: boolean;
@@ -92,6 +94,7 @@ export class Connection implements FrameHandler {
    * `deflate`: the permessage-deflate codec when the handshake agreed on it (`extensions` is the agreed header value).
    */
   attach(socket: Duplex, head: Buffer, protocol = '', extensions = '', deflate: PerMessageDeflate | null = null): void {
+    this.abortHandshake = null;
     this.socket = socket;
     this.protocol = protocol;
     this.extensions = extensions;
@@ -226,10 +229,7 @@ export class Connection implements FrameHandler {
    */
   close(code: number = CloseCode.NoStatus, reason: string | Buffer = EMPTY): void {
     if (this.readyState === ReadyState.Closed) return;
-    if (this.readyState === ReadyState.Connecting) {
-      this.terminate();
-      return;
-    }
+    if (this.readyState === ReadyState.Connecting) return this.failHandshake(CLOSED_WHILE_CONNECTING);
     if (code !== CloseCode.NoStatus && !isValidCloseCode(code)) throw new RangeError(`invalid close code ${code}`);
     this.sendClose(code, reason);
     if (this.closeReceived) this.finishClose();
@@ -238,9 +238,30 @@ export class Connection implements FrameHandler {
   /** Destroys the socket at once, with no closing handshake. */
   terminate(): void {
     if (this.readyState === ReadyState.Closed) return;
+    if (this.readyState === ReadyState.Connecting) return this.failHandshake(CLOSED_WHILE_CONNECTING);
+    // Without a socket the handshake was given up, and its 'close' is on the way.
+    if (this.socket === null) return;
     this.readyState = ReadyState.Closing;
-    if (this.socket) this.socket.destroy();
-    else this.onSocketClose();
+    this.socket.destroy();
+  }
+
+  /**
+   * The opening handshake failed, or was given up by close() or terminate():
+   * as in ws, readyState is CLOSING at once, then on the next tick come
+   * 'error' (if listened to) and 'close' with 1006.
+   */
+  failHandshake(message: string): void {
+    if (this.readyState !== ReadyState.Connecting) return;
+    this.readyState = ReadyState.Closing;
+    const abort = this.abortHandshake;
+    this.abortHandshake = null;
+    abort?.();
+    process.nextTick(emitErrorAndClose, this, new Error(message));
+  }
+
+  /** 'error' goes only to listeners: unlike a plain EventEmitter, an unheard error does not throw. */
+  emitError(error: Error): void {
+    if (this.ws.listenerCount('error') > 0) this.ws.emit('error', error);
   }
 
   // The decoder's reports (FrameHandler).
@@ -304,7 +325,7 @@ export class Connection implements FrameHandler {
   }
 
   onError(error: ProtocolError): void {
-    if (this.ws.listenerCount('error') > 0) this.ws.emit('error', error);
+    this.emitError(error);
     this.dropSendQueue();
     // §7.1.7 "Fail the WebSocket Connection": send the close code, then drop TCP.
     this.closeCode = error.closeCode;
@@ -486,6 +507,13 @@ export class Connection implements FrameHandler {
     this.closeTimer = null;
     this.ws.emit('close', this.closeCode, this.closeReason);
   }
+}
+
+const CLOSED_WHILE_CONNECTING = 'WebSocket was closed before the connection was established';
+
+function emitErrorAndClose(connection: Connection, error: Error): void {
+  connection.emitError(error);
+  connection.onSocketClose();
 }
 
 const kConnection = Symbol('pushwire.connection');

@@ -210,6 +210,16 @@ export function attachSocket(ws: WebSocket, socket: Duplex, head: Buffer, protoc
   connectionOf(ws).attach(socket, head, protocol, extensions, deflate);
 }
 
+/** Client side: how close() or terminate() while connecting abandons the handshake. */
+export function setHandshakeAbort(ws: WebSocket, abort: () => void): void {
+  connectionOf(ws).abortHandshake = abort;
+}
+
+/** Client side: the opening handshake failed; 'error' (message), then 'close' 1006, as in ws. */
+export function failHandshake(ws: WebSocket, message: string): void {
+  connectionOf(ws).failHandshake(message);
+}
+
 /** The permessage-deflate codec a WebSocket agreed on, or null (for tests and diagnostics). */
 export function deflateOf(ws: WebSocket): PerMessageDeflate | null {
   return connectionOf(ws).deflate;
