@@ -173,12 +173,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.#conn.sendPrepared(message, cb);
   }
 
-  ping(data?: SendData, cb?: SendCallback): void {
-    this.#conn.ping(data, cb);
+  /**
+   * Sends a ping (at most 125 bytes). ws's `ping(data, mask, cb)` works too; the
+   * mask flag is ignored: a client always masks and a server never does (§5.1).
+   */
+  ping(data?: SendData, cb?: SendCallback): void;
+  ping(data: SendData | undefined, mask: boolean | undefined, cb?: SendCallback): void;
+  ping(data?: SendData, maskOrCb?: boolean | SendCallback, cb?: SendCallback): void {
+    this.#conn.ping(data, typeof maskOrCb === 'function' ? maskOrCb : cb);
   }
 
-  pong(data?: SendData, cb?: SendCallback): void {
-    this.#conn.pong(data, cb);
+  /** Sends an unsolicited pong; takes ws's `pong(data, mask, cb)` too, as ping() does. */
+  pong(data?: SendData, cb?: SendCallback): void;
+  pong(data: SendData | undefined, mask: boolean | undefined, cb?: SendCallback): void;
+  pong(data?: SendData, maskOrCb?: boolean | SendCallback, cb?: SendCallback): void {
+    this.#conn.pong(data, typeof maskOrCb === 'function' ? maskOrCb : cb);
   }
 
   /**
