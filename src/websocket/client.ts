@@ -1,14 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { checkAcceptHeader } from '../protocol/handshake.js';
+import { checkAcceptHeader, parseSubprotocols } from '../protocol/handshake.js';
 import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
 import { attachSocket, failHandshake, setHandshakeAbort, WebSocket } from './websocket.js';
 import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './permessage-deflate.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
 export interface ClientOptions {
-  /** Subprotocols to offer, in order of preference. */
+  /** Subprotocols to offer, in order of preference: unique tokens, else connect() throws a SyntaxError. */
   protocols?: string[];
   /** Extra request headers (Origin, Cookie, ...). */
   headers?: Record<string, string>;
@@ -42,6 +42,11 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
   const deflate = deflateSettings(options.perMessageDeflate as PerMessageDeflateSetting);
   if (deflate !== null) headers['Sec-WebSocket-Extensions'] = clientOfferHeader(deflate);
   const offered = options.protocols ?? [];
+  // §4.1: unique tokens, or the server would answer 400 (ws throws here too).
+  const checked = parseSubprotocols(offered.join(','));
+  if (!checked.ok || checked.protocols.size !== offered.length) {
+    throw new SyntaxError(checked.ok ? `subprotocols must be unique, non-empty tokens: ${JSON.stringify(offered)}` : checked.message);
+  }
   if (offered.length > 0) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
 
   const request = (secure ? https : http).request({

@@ -22,7 +22,7 @@ interface QueuedSend {
   cb: SendCallback | undefined;
 }
 
-/** ready states, as the WebSocket interface numbers them. */
+/** The ready states, numbered as in the WebSocket interface. */
 export const ReadyState = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as const;
 
 /**
@@ -47,7 +47,7 @@ export class Connection implements FrameHandler {
 
   private readonly ws: WebSocket;
   private readonly isServer: boolean;
-  readonly maxPayload: number;
+  private readonly maxPayload: number;
   private readonly closeTimeout: number;
   private socket: Duplex | null = null;
   private decoder: FrameDecoder | null = null;

@@ -145,3 +145,12 @@ describe('close() and terminate() while connecting', () => {
     assert.deepEqual(events, ['error: WebSocket was closed before the connection was established', 'close 1006 ""']);
   });
 });
+
+describe('connect() options', () => {
+  test('subprotocols must be unique tokens: a SyntaxError before anything is sent, as in ws', () => {
+    for (const protocols of [['a b'], ['chat', 'chat'], [''], ['a,b'], ['x;y']]) {
+      assert.throws(() => connect('ws://127.0.0.1:9/', { protocols }), SyntaxError, JSON.stringify(protocols));
+      assert.throws(() => new WsClient('ws://127.0.0.1:9/', protocols), SyntaxError, `ws: ${JSON.stringify(protocols)}`);
+    }
+  });
+});
