@@ -91,9 +91,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (interval > 0 && options.clientTracking === false) {
       throw new TypeError('heartbeatInterval needs clientTracking (the heartbeat pings the tracked clients)');
     }
-    if (options.server) claimPath(options.server, options.path);
     this.options = options;
     this.deflate = deflateSettings(options.perMessageDeflate as PerMessageDeflateSetting);
+    // Last of the checks that may throw: a refused server must not keep its path.
+    if (options.server) claimPath(options.server, options.path);
     let server = options.server ?? null;
     if (!server && !options.noServer) {
       server = this.ownServer = http.createServer((_req, res) => {
