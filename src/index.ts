@@ -2,6 +2,9 @@
 
 // WebSocket (RFC 6455) and permessage-deflate (RFC 7692).
 export { WebSocket, type WebSocketEvents, type SendData, type SendCallback, type WebSocketOptions } from './websocket/websocket.js';
+export {
+  Event, MessageEvent, CloseEvent, ErrorEvent, type BinaryType, type WebSocketEventMap, type EventListenerOf,
+} from './websocket/event-target.js';
 export { WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions, type Refusal } from './websocket/server.js';
 export { connect, type ClientOptions } from './websocket/client.js';
 export { PreparedMessage } from './websocket/prepared-message.js';

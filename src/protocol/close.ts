@@ -31,13 +31,29 @@ export function parseClosePayload(payload: Buffer): ClosePayload {
   return { code, reason };
 }
 
-/** Builds a close frame payload; code 1005 means "no body". Reason is cut to fit 125 bytes. */
+/** §5.5: a control frame holds 125 bytes; the close code takes 2. */
+export const MAX_CLOSE_REASON = 123;
+
+/** Builds a close frame payload; code 1005 means "no body". A reason over 123 bytes is a RangeError. */
 export function encodeClosePayload(code: number, reason: string | Buffer = EMPTY): Buffer {
   if (code === CloseCode.NoStatus) return EMPTY;
   const reasonBytes = typeof reason === 'string' ? Buffer.from(reason) : reason;
-  if (reasonBytes.length > 123) throw new RangeError('close reason must be at most 123 bytes');
+  if (reasonBytes.length > MAX_CLOSE_REASON) throw new RangeError(`close reason must be at most ${MAX_CLOSE_REASON} bytes`);
   const body = Buffer.allocUnsafe(2 + reasonBytes.length);
   body.writeUInt16BE(code, 0);
   reasonBytes.copy(body, 2);
   return body;
+}
+
+/**
+ * A text as a close reason: its UTF-8 bytes, cut to the 123 a close frame
+ * holds on a character boundary, so the reason stays valid UTF-8 (§5.5.1).
+ */
+export function truncateCloseReason(text: string): Buffer {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= MAX_CLOSE_REASON) return bytes;
+  let end = MAX_CLOSE_REASON;
+  // Back up over continuation bytes (10xxxxxx) to the start of the character that does not fit.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
 }

@@ -14,7 +14,7 @@ export interface UpgradeRequestLike {
 }
 
 export type UpgradeCheck =
-  | { ok: true; key: string; protocols: string[]; extensions: string }
+  | { ok: true; key: string; protocols: Set<string>; extensions: string }
   | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
 // §4.1: the key is base64 of 16 bytes: 22 characters and "==".
@@ -29,6 +29,31 @@ function header(req: UpgradeRequestLike, name: string): string | undefined {
 export function tokenList(value: string | undefined): string[] {
   if (!value) return [];
   return value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t.length > 0);
+}
+
+// RFC 9110 §5.6.2: token = 1*tchar.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.6.3: optional whitespace is spaces and tabs only.
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+
+export type SubprotocolList = { ok: true; protocols: Set<string> } | { ok: false; message: string };
+
+/**
+ * Parses a client's Sec-WebSocket-Protocol: a comma-separated list of unique
+ * tokens (RFC 6455 §4.1), in the client's order of preference. Empty list
+ * elements are skipped (RFC 9110 §5.6.1); names are case-sensitive.
+ */
+export function parseSubprotocols(value: string | undefined): SubprotocolList {
+  const protocols = new Set<string>();
+  if (value === undefined) return { ok: true, protocols };
+  for (const element of value.split(',')) {
+    const name = element.replace(OWS_EDGES, '');
+    if (name === '') continue;
+    if (!TOKEN.test(name)) return { ok: false, message: `invalid Sec-WebSocket-Protocol: ${JSON.stringify(name)} is not a token` };
+    if (protocols.has(name)) return { ok: false, message: `invalid Sec-WebSocket-Protocol: ${JSON.stringify(name)} is offered twice` };
+    protocols.add(name);
+  }
+  return { ok: true, protocols };
 }
 
 /**
@@ -59,9 +84,9 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): UpgradeCheck {
   if (version !== '13') {
     return { ok: false, status: 426, message: `unsupported WebSocket version ${JSON.stringify(version)}`, headers: { 'Sec-WebSocket-Version': '13' } };
   }
-  const protocols = tokenList(header(req, 'sec-websocket-protocol')).length === 0 ? []
-    : (header(req, 'sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0);
-  return { ok: true, key, protocols, extensions: header(req, 'sec-websocket-extensions') ?? '' };
+  const offered = parseSubprotocols(header(req, 'sec-websocket-protocol'));
+  if (!offered.ok) return { ok: false, status: 400, message: offered.message };
+  return { ok: true, key, protocols: offered.protocols, extensions: header(req, 'sec-websocket-extensions') ?? '' };
 }
 
 /** The 101 answer (§4.2.2 step 5). Header values are the caller's checked choices. */

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
+import { truncateCloseReason } from '../protocol/close.js';
 import { HttpError, requestUrl } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { abort } from '../http/raw-socket.js';
@@ -38,9 +39,7 @@ class WsSubscriber implements ChannelSink, PushClient {
 
   message(message: PushMessage, cursor: Cursor): void {
     // The frame was built once for every subscriber (and compressed once per deflate setting).
-    const prepared = message.forms(cursor.tagged).prepared();
-    if (this.ws.deflate === null) this.ws.sendFrame(prepared.frame);
-    else this.ws.sendPrepared(prepared);
+    this.ws.sendPrepared(message.forms(cursor.tagged).prepared());
     if (this.ws.bufferedAmount > this.owner.maxQueued) this.owner.suspect(this);
   }
 
@@ -182,7 +181,7 @@ export class WsSubscriptions {
 
   private closeClient(subscriber: WsSubscriber, code: number, reason: string): void {
     this.release(subscriber);
-    subscriber.ws.close(code, closeReason(reason));
+    subscriber.ws.close(code, truncateCloseReason(reason));
   }
 
   private release(subscriber: WsSubscriber): void {
@@ -197,13 +196,4 @@ export class WsSubscriptions {
     for (const subscriber of this.active) this.release(subscriber);
     return new Promise((resolve) => this.wss.close(resolve));
   }
-}
-
-/** A close reason cut to the 123 bytes a close frame holds, on a character boundary. */
-function closeReason(text: string): Buffer {
-  const bytes = Buffer.from(text);
-  if (bytes.length <= 123) return bytes;
-  let end = 123;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end);
 }

@@ -1,14 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { checkAcceptHeader } from '../protocol/handshake.js';
+import { checkAcceptHeader, parseSubprotocols } from '../protocol/handshake.js';
 import { DEFAULT_MAX_MESSAGE } from '../protocol/constants.js';
-import { WebSocket } from './websocket.js';
+import { attachSocket, failHandshake, setHandshakeAbort, WebSocket } from './websocket.js';
 import { acceptServerDeflate, clientOfferHeader, deflateSettings, type PerMessageDeflateSetting } from './deflate-negotiation.js';
 import type { DeflateOptions } from '../protocol/deflate-params.js';
 
 export interface ClientOptions {
-  /** Subprotocols to offer, in order of preference. */
+  /** Subprotocols to offer, in order of preference: unique tokens, else connect() throws a SyntaxError. */
   protocols?: string[];
   /** Extra request headers (Origin, Cookie, ...). */
   headers?: Record<string, string>;
@@ -29,7 +29,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
   const target = new URL(url);
   if (target.protocol !== 'ws:' && target.protocol !== 'wss:') throw new SyntaxError(`not a WebSocket URL: ${target.href}`);
   const secure = target.protocol === 'wss:';
-  const ws = new WebSocket({ isServer: false, maxPayload: options.maxPayload ?? DEFAULT_MAX_MESSAGE, closeTimeout: options.closeTimeout ?? 5000 });
+  const maxPayload = options.maxPayload ?? DEFAULT_MAX_MESSAGE;
+  const ws = new WebSocket({ isServer: false, maxPayload, closeTimeout: options.closeTimeout ?? 5000, url: target.href });
   const key = randomBytes(16).toString('base64');
   const headers: Record<string, string> = {
     ...options.headers,
@@ -41,6 +42,11 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
   const deflate = deflateSettings(options.perMessageDeflate as PerMessageDeflateSetting);
   if (deflate !== null) headers['Sec-WebSocket-Extensions'] = clientOfferHeader(deflate);
   const offered = options.protocols ?? [];
+  // §4.1: unique tokens, or the server would answer 400 (ws throws here too).
+  const checked = parseSubprotocols(offered.join(','));
+  if (!checked.ok || checked.protocols.size !== offered.length) {
+    throw new SyntaxError(checked.ok ? `subprotocols must be unique, non-empty tokens: ${JSON.stringify(offered)}` : checked.message);
+  }
   if (offered.length > 0) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
 
   const request = (secure ? https : http).request({
@@ -49,12 +55,9 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     path: target.pathname + target.search,
     headers,
   });
-  const fail = (message: string) => {
-    if (ws.readyState === WebSocket.CLOSED) return;
-    request.destroy();
-    if (ws.listenerCount('error') > 0) ws.emit('error', new Error(message));
-    ws.terminate();
-  };
+  // close() or terminate() while connecting, or a failure below: the request is dropped.
+  setHandshakeAbort(ws, () => request.destroy());
+  const fail = (message: string) => failHandshake(ws, message);
   if (options.handshakeTimeout) {
     request.setTimeout(options.handshakeTimeout, () => fail('opening handshake timed out'));
   }
@@ -63,12 +66,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     res.resume();
     fail(`unexpected server response: ${res.statusCode}`);
   });
-  let upgraded = false;
-  // close() or terminate() while connecting: abandon the handshake.
-  ws.once('close', () => { if (!upgraded) request.destroy(); });
   request.on('upgrade', (res, socket, head) => {
     if (ws.readyState !== WebSocket.CONNECTING) return void socket.destroy();
-    upgraded = true;
     const accept = res.headers['sec-websocket-accept'];
     if (String(res.headers.upgrade).toLowerCase() !== 'websocket') return (socket.destroy(), fail('invalid Upgrade header'));
     if (!checkAcceptHeader(key, Array.isArray(accept) ? accept[0] : accept)) return (socket.destroy(), fail('invalid Sec-WebSocket-Accept'));
@@ -80,11 +79,11 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     let codec = null;
     if (answer !== undefined) {
       if (deflate === null) return (socket.destroy(), fail('server answered with an extension we did not offer'));
-      const accepted = acceptServerDeflate(Array.isArray(answer) ? answer.join(', ') : answer, deflate, ws.maxPayload);
+      const accepted = acceptServerDeflate(Array.isArray(answer) ? answer.join(', ') : answer, deflate, maxPayload);
       if (accepted instanceof Error) return (socket.destroy(), fail(`invalid Sec-WebSocket-Extensions answer: ${accepted.message}`));
       codec = accepted;
     }
-    ws.attach(socket, head, protocol, answer === undefined ? '' : String(answer), codec);
+    attachSocket(ws, socket, head, protocol, answer === undefined ? '' : String(answer), codec);
   });
   request.end();
   return ws;

@@ -5,7 +5,9 @@
  * slot; thousands of connections compressing at once would queue thousands of
  * jobs on 4 threads and fragment memory (the problem ws's limiter was made
  * for). Jobs start in FIFO order, at most `concurrency` at a time; a job must
- * call done() exactly once when it finishes.
+ * call done() exactly once when it finishes. A job that throws is taken as not
+ * started: its slot is freed (it must not call done()), the jobs behind it
+ * still start, and the error then reaches whoever called add() or done().
  */
 export class ZlibLimiter {
   concurrency: number;
@@ -40,13 +42,25 @@ export class ZlibLimiter {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
+    let failure: { error: unknown } | null = null;
     while (this.running < this.concurrency && this.head < this.queue.length) {
       const job = this.queue[this.head]!;
       this.queue[this.head++] = noop;
       this.running++;
-      job();
+      try {
+        job();
+      } catch (error) {
+        // One failing job must not stop every later compression of the process.
+        this.running--;
+        failure ??= { error };
+      }
     }
     this.draining = false;
+    this.compact();
+    if (failure !== null) throw failure.error;
+  }
+
+  private compact(): void {
     if (this.head === this.queue.length) {
       this.queue.length = 0;
       this.head = 0;

@@ -14,7 +14,7 @@ import { pooledStreamCount } from '../../src/websocket/zlib-pool.js';
 import { ZlibLimiter, zlibLimiter } from '../../src/websocket/zlib-limiter.js';
 import { connect } from '../../src/websocket/client.js';
 import type { DeflateParams } from '../../src/protocol/deflate-params.js';
-import type { WebSocket } from '../../src/websocket/websocket.js';
+import { deflateOf, type WebSocket } from '../../src/websocket/websocket.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { binaryOfSize, prng, startEchoServer, textOfSize } from './helpers.js';
 import { buildFrame } from '../protocol/helpers.js';
@@ -230,7 +230,7 @@ describe('broadcast: PreparedMessage', () => {
       for (const r of received) assert.deepEqual(r, [big.data.toString(), '{"id":2}', big2.data.toString()]);
       // Two big messages × two settings (window 15 and window 10): 4 compressions for 16 deflate receivers.
       assert.equal(compressions, 4);
-      const sample = server.connections[0]!.deflate!;
+      const sample = deflateOf(server.connections[0]!)!;
       assert.ok(big.compressedFrameIfReady(sample) !== null, 'the frame is cached on the message');
       assert.equal(big.frame, big.frame, 'the plain frame is built once');
     } finally {
@@ -246,7 +246,7 @@ describe('broadcast: PreparedMessage', () => {
     try {
       await new Promise<void>((resolve, reject) => { c.once('open', () => resolve()); c.once('error', reject); });
       const ws = server.connections[0]!;
-      assert.equal(ws.deflate!.sharedKey, null);
+      assert.equal(deflateOf(ws)!.sharedKey, null);
       const got: string[] = [];
       const done = new Promise<void>((resolve) => c.on('message', (d: Buffer) => { got.push(d.toString()); if (got.length === 3) resolve(); }));
       ws.send('first message, compressed by the connection');

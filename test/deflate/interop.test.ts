@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WS, { WebSocketServer as WSServer } from 'ws';
 import { connect } from '../../src/websocket/client.js';
-import type { WebSocket } from '../../src/websocket/websocket.js';
+import { deflateOf, type WebSocket } from '../../src/websocket/websocket.js';
 import type { DeflateOptions } from '../../src/protocol/deflate-params.js';
 import { createPushwireServer, type PushwireServer } from '../../src/pushwire-server.js';
 import { DEFAULTS } from '../../src/config.js';
@@ -109,10 +109,10 @@ describe('ws clients with every parameter combination', () => {
         try {
           await echoAll(c, messages);
           // What our server agreed on is what was asked.
-          const ours = server.connections.find((ws) => ws.readyState === 1 && ws.deflate !== null &&
+          const ours = server.connections.find((ws) => ws.readyState === 1 && deflateOf(ws) !== null &&
             requests[server.connections.indexOf(ws)]?.socket.remotePort === (c as unknown as { _socket: { localPort: number } })._socket.localPort);
           assert.ok(ours, `${label}: server connection found (${at})`);
-          const p = ours.deflate!.params;
+          const p = deflateOf(ours)!.params;
           assert.equal(p.serverNoContextTakeover, combo.serverNoContextTakeover, label);
           assert.equal(p.clientNoContextTakeover, combo.clientNoContextTakeover, label);
           assert.equal(p.serverMaxWindowBits, combo.serverMaxWindowBits ?? 15, label);
@@ -210,14 +210,14 @@ describe('our client with permessage-deflate', () => {
     const c = await roundTrip({});
     assert.equal(seen.at(-1), 'permessage-deflate; client_max_window_bits');
     assert.equal(c.extensions, 'permessage-deflate; server_max_window_bits=10');
-    assert.equal(c.deflate!.params.serverMaxWindowBits, 10);
+    assert.equal(deflateOf(c)!.params.serverMaxWindowBits, 10);
     c.close(1000);
   });
   test('every parameter offered; the server answers a smaller window than asked', async () => {
     // (ws declines an offer asking for less than its own serverMaxWindowBits, so ask for more.)
     const c = await roundTrip({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 12, clientMaxWindowBits: 8 });
     assert.equal(seen.at(-1), 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12; client_max_window_bits=8');
-    assert.deepEqual(c.deflate!.params, { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 8 });
+    assert.deepEqual(deflateOf(c)!.params, { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 8 });
     c.close(1000);
   });
   for (const [answerText, offered] of [

@@ -29,7 +29,7 @@ test('a valid request passes and reports key, protocols and extensions', () => {
   assert.equal(c.ok, true);
   if (c.ok) {
     assert.equal(c.key, SAMPLE);
-    assert.deepEqual(c.protocols, ['chat', 'superchat']);
+    assert.deepEqual(c.protocols, new Set(['chat', 'superchat']));
     assert.equal(c.extensions, 'permessage-deflate');
   }
 });

@@ -149,7 +149,7 @@ describe('WebSocketServer handshake options', () => {
     const chat = new WebSocketServer({
       server: httpServer,
       path: '/chat',
-      handleProtocols: (protocols) => (protocols.includes('chat.v2') ? 'chat.v2' : protocols.includes('evil') ? 'not-offered' : false),
+      handleProtocols: (protocols) => (protocols.has('chat.v2') ? 'chat.v2' : protocols.has('evil') ? 'not-offered' : false),
     });
     chat.on('connection', (ws: WebSocket) => ws.send(`protocol=${ws.protocol}`));
     const guarded = new WebSocketServer({
