@@ -56,7 +56,11 @@ export interface PushwireServerOptions {
   idleTimeout?: number;
   /** Node's keepAliveTimeout: an idle kept-alive connection is closed after this long (default 5 s). */
   keepAliveTimeout?: number;
-  /** Tuning of the push layer (heartbeats, bounds, retention); dataDir and maxMessage come from the config. */
+  /**
+   * The push layer: its authorization hook (`authorize`), limits, heartbeats
+   * and retention; dataDir and maxMessage come from the config, metrics go
+   * to this server's GET /metrics.
+   */
   push?: PushOptions;
   /**
    * A shared channel log (RedisChannelLog, `--redis`), owned and closed by the
@@ -128,7 +132,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const echo = mountEcho(router, config.maxMessage);
   closables.push({ close: () => new Promise<void>((resolve) => echo.close(resolve)) });
 
-  const push = mountPush(router, { dataDir: config.dataDir, maxMessage: config.maxMessage, ...options.push });
+  const push = mountPush(router, { dataDir: config.dataDir, maxMessage: config.maxMessage, ...options.push, metrics });
   closables.push(push);
   registerPushMetrics(metrics, push);
 

@@ -41,6 +41,8 @@ export interface ChannelLog {
   readonly subscriptionCount: number;
   /** Channels held in memory. */
   readonly channelCount: number;
+  /** Whether the channel is held now (the channel limit of docs/PROTOCOL.md §6.1 counts only new ones). */
+  hasChannel?(channel: string): boolean;
 }
 
 export interface MemoryLogOptions {
@@ -100,6 +102,7 @@ export class MemoryChannelLog implements ChannelLog {
 
   get subscriptionCount(): number { return this.subscribers; }
   get channelCount(): number { return this.channels.size; }
+  hasChannel(channel: string): boolean { return this.channels.has(channel); }
 
   publish(channel: string, event: string, dataJson: string): PushMessage {
     const message = new PushMessage(channel, this.sequence.next(channel), event, dataJson);

@@ -1,5 +1,9 @@
 import type { ChannelLog, Subscriber } from './channel-log.js';
 import type { PushMessage } from './message.js';
+import { PushMetrics, type TechniqueMetrics } from './push-metrics.js';
+
+/** Series nobody renders, for sets counted nowhere (in-process subscribers). */
+const UNCOUNTED: TechniqueMetrics = new PushMetrics().poll;
 
 /** docs/PROTOCOL.md §3.11: a subscription names 1 to 100 channels. */
 export const MAX_CHANNELS = 100;
@@ -40,7 +44,12 @@ export class ChannelSet implements Subscriber {
   private readonly cursors = new Map<string, Cursor>();
   private closed = false;
 
-  constructor(private readonly log: ChannelLog, private readonly sink: ChannelSink) {}
+  constructor(
+    private readonly log: ChannelLog,
+    private readonly sink: ChannelSink,
+    /** Where deliveries and subscriptions of this set are counted (docs/PROTOCOL.md §6.2). */
+    private readonly metrics: TechniqueMetrics = UNCOUNTED,
+  ) {}
 
   get size(): number { return this.cursors.size; }
 
@@ -66,6 +75,8 @@ export class ChannelSet implements Subscriber {
       const cursor = new Cursor(channel, since, tagged);
       this.cursors.set(channel, cursor);
       this.log.subscribe(channel, this);
+      this.metrics.subscriptions.value++;
+      this.metrics.subscribed.value++;
       if (read.gap) {
         cursor.last = read.last;
         added.push(cursor);
@@ -90,6 +101,7 @@ export class ChannelSet implements Subscriber {
   remove(channel: string): boolean {
     if (!this.cursors.delete(channel)) return false;
     this.log.unsubscribe(channel, this);
+    this.metrics.subscriptions.value--;
     return true;
   }
 
@@ -97,6 +109,7 @@ export class ChannelSet implements Subscriber {
     const cursor = this.cursors.get(message.channel);
     if (cursor === undefined || message.id <= cursor.last) return;
     cursor.last = message.id;
+    this.metrics.delivered.value++;
     this.sink.message(message, cursor);
   }
 
@@ -105,6 +118,7 @@ export class ChannelSet implements Subscriber {
     if (this.closed) return;
     this.closed = true;
     for (const channel of this.cursors.keys()) this.log.unsubscribe(channel, this);
+    this.metrics.subscriptions.value -= this.cursors.size;
     this.cursors.clear();
   }
 

@@ -1,7 +1,9 @@
 import type http from 'node:http';
 import { HttpError, readJson } from '../http/respond.js';
 import type { Router } from '../http/router.js';
+import { PushRequest } from './authorize.js';
 import { RESERVED_PREFIX, type PushMessage } from './message.js';
+import type { PushContext } from './settings.js';
 
 /**
  * Thrown by an event handler to refuse what a client sent: the client's
@@ -133,18 +135,25 @@ class HttpClient implements PushClient {
   }
 }
 
-/** `POST /push/emit` with `{"event", "data"}`: 202, or 400 for a malformed or refused event, 413 past the size bound. */
+/**
+ * `POST /push/emit` with `{"event", "data"}`: 202, or 400 for a malformed or
+ * refused event, 403 when the authorization hook refuses the connection
+ * (before the body is read) or the event, 413 past the size bound.
+ */
 export function mountEmit(
-  router: Router, handlers: EventHandlers, maxBody: number,
+  router: Router, ctx: PushContext, handlers: EventHandlers,
   publisher: (channel: string, event: string, data: unknown) => PushMessage,
 ): void {
-  router.post('/push/emit', async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const body = await readJson(req, maxBody);
+  router.post('/push/emit', async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
+    const request = new PushRequest(req, url, 'emit');
+    await ctx.gate.admit(request, []);
+    const body = await readJson(req, ctx.settings.maxEmitBody);
     const client = new HttpClient(handlers.clientId(), publisher);
     try {
       const event = checkClientEvent(body);
       // push:subscribe and push:unsubscribe belong to a WebSocket; no other push: event exists.
       if (event.event.startsWith(RESERVED_PREFIX)) throw new EventRefused(`event names beginning with ${RESERVED_PREFIX} are reserved`);
+      await ctx.gate.emit(request, event.event, event.data);
       await handlers.dispatch(event, client);
     } catch (err) {
       if (err instanceof EventRefused) throw new HttpError(400, err.message);

@@ -25,7 +25,7 @@ class IframeStream extends StreamSubscription {
   readonly maxAge: number;
 
   constructor(streams: StreamRegistry, res: http.ServerResponse, params: SubscriptionParams, readonly callback: string) {
-    super(streams, res, params);
+    super(streams, res, params, 'iframe');
     this.maxBytes = streams.ctx.settings.iframeMaxBytes;
     this.maxAge = streams.ctx.settings.iframeMaxAge;
   }
@@ -41,6 +41,6 @@ export function mountIframe(router: Router, streams: StreamRegistry): void {
   router.get('/push/iframe', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
     const params = subscriptionParams(url, streams.ctx.log);
     const callback = callbackParam(url);
-    streams.start(req, new IframeStream(streams, res, params, callback));
+    return streams.start(req, url, new IframeStream(streams, res, params, callback));
   });
 }

@@ -1,10 +1,13 @@
 import path from 'node:path';
 import type { Router } from '../http/router.js';
 import { MemoryChannelLog, type ChannelLog } from './channel-log.js';
+import { Gate } from './authorize.js';
 import { EventHandlers, mountEmit, type EventHandler } from './event-api.js';
 import { IdSequence } from './id-sequence.js';
 import { mountIframe } from './iframe-stream.js';
+import { PushLimits } from './limits.js';
 import { LongPolls } from './long-poll.js';
+import { PushMetrics } from './push-metrics.js';
 import { CHANNEL_NAME, checkEventName, dataToJson, type PushMessage } from './message.js';
 import { LocalSubscription, type ChannelList, type ChannelSubscription } from './local-subscription.js';
 import { mountPoll } from './poll.js';
@@ -13,6 +16,8 @@ import { mountSse } from './sse.js';
 import { StreamRegistry } from './stream.js';
 import { WsSubscriptions } from './ws-subscription.js';
 
+export { Forbidden, PushRequest, type PushAuthorizer, type Technique, type Verdict } from './authorize.js';
+export { LimitRefused } from './limits.js';
 export { EventRefused, type EventHandler, type PushClient, type Transport } from './event-api.js';
 export { MemoryChannelLog, type ChannelLog, type ReadResult, type Subscriber } from './channel-log.js';
 export { IdSequence } from './id-sequence.js';
@@ -46,7 +51,7 @@ export interface PushApi {
    * Publishes on a channel: the message gets the channel's next id and goes to
    * every subscriber, whatever its technique. Throws TypeError for a bad
    * channel name, an event name that is empty or reserved (`push:`), or data
-   * JSON cannot hold.
+   * JSON cannot hold; LimitRefused (503) for a new channel past maxChannels.
    */
   publish(channel: string, event: string, data: unknown): PushMessage;
   /** The channel's latest id (0 if it never had a message). */
@@ -80,12 +85,18 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     retention: settings.retention,
     sequence: new IdSequence(settings.dataDir === null ? null : path.join(settings.dataDir, ID_FILE), settings.idBlockSize),
   });
-  const ctx: PushContext = { log, settings };
+  const metrics = new PushMetrics(options.metrics);
+  const limits = new PushLimits(settings, log, metrics);
+  const ctx: PushContext = { log, settings, gate: new Gate(options.authorize, metrics), limits, metrics };
 
   const publish = (channel: string, event: string, data: unknown): PushMessage => {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
     checkEventName(event);
-    return log.publish(channel, event, dataToJson(data));
+    const json = dataToJson(data);
+    limits.channels([channel]);
+    const message = log.publish(channel, event, json);
+    metrics.published.value++;
+    return message;
   };
 
   const handlers = new EventHandlers();
@@ -98,7 +109,7 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
   mountIframe(router, streams);
   mountSse(router, streams);
   websockets.mount(router);
-  mountEmit(router, handlers, settings.maxEmitBody, publish);
+  mountEmit(router, ctx, handlers, publish);
 
   const locals = new Set<LocalSubscription>();
   const forget = (sub: LocalSubscription) => locals.delete(sub);

@@ -1,6 +1,6 @@
 import type http from 'node:http';
-import { HttpError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
+import { PushRequest, channelNames, whenAdmitted } from './authorize.js';
 import type { Subscriber } from './channel-log.js';
 import type { PushMessage } from './message.js';
 import { subscriptionParams, timeoutParam, type SubscriptionParams } from './params.js';
@@ -51,19 +51,29 @@ export class LongPolls {
     router.get('/push/longpoll', (req, res, url) => this.handle(req, res, url));
   }
 
-  private handle(_req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    const { log, settings } = this.ctx;
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void | Promise<void> {
+    const { log, settings, limits, gate } = this.ctx;
     const params = subscriptionParams(url, log);
     const timeout = timeoutParam(url, settings.longPollTimeout);
+    limits.subscriptionsPerConnection(params.channels.length);
+    const admission = gate.admit(new PushRequest(req, url, 'longpoll'), channelNames(params.channels));
+    return whenAdmitted(admission, () => res.destroyed, () => this.hold(res, params, timeout));
+  }
+
+  /** Answers at once, or holds the request until a message or the timeout. */
+  private hold(res: http.ServerResponse, params: SubscriptionParams, timeout: number): void {
+    const { log, limits } = this.ctx;
+    const counts = this.ctx.metrics.longpoll;
+    counts.subscribed.value += params.channels.length;
     if (timeout === 0 || this.closing || this.ready(params)) {
-      return sendPollAnswer(res, currentPollBody(log, params), this.closing);
+      return sendPollAnswer(res, currentPollBody(log, params, counts.delivered), this.closing);
     }
-    if (this.held.size >= settings.maxHeldPolls) {
-      throw new HttpError(503, `too many held long polls (${settings.maxHeldPolls}); retry later`);
-    }
+    limits.heldPolls(this.held.size);
+    limits.channels(channelNames(params.channels));
     const poll = new HeldPoll(this, res, params);
     this.held.add(poll);
     for (const { channel } of params.channels) log.subscribe(channel, poll);
+    counts.subscriptions.value += params.channels.length;
     poll.timer = setTimeout(poll.expire, timeout);
     res.once('close', poll.abandon);
   }
@@ -92,8 +102,9 @@ export class LongPolls {
         : currentPollBody(log, { tagged: false, channels: [{ channel: params.channels[0]!.channel, since: log.last(params.channels[0]!.channel) }] });
     } else if (!params.tagged && message.id === params.channels[0]!.since + 1) {
       body = message.singlePollBody();
+      this.ctx.metrics.longpoll.delivered.value++;
     } else {
-      body = currentPollBody(log, params);
+      body = currentPollBody(log, params, this.ctx.metrics.longpoll.delivered);
     }
     sendPollAnswer(poll.res, body, this.closing);
   }
@@ -104,6 +115,7 @@ export class LongPolls {
     if (poll.timer) clearTimeout(poll.timer);
     this.held.delete(poll);
     for (const { channel } of poll.params.channels) this.ctx.log.unsubscribe(channel, poll);
+    this.ctx.metrics.longpoll.subscriptions.value -= poll.params.channels.length;
   }
 
   /** Shutdown (CONTRACT.md): every held poll is answered 200 with `"messages": []`. */

@@ -1,5 +1,7 @@
 import type http from 'node:http';
 import type { Router } from '../http/router.js';
+import type { CounterChild } from '../metrics/registry.js';
+import { PushRequest, channelNames, whenAdmitted } from './authorize.js';
 import type { ChannelLog, ReadResult } from './channel-log.js';
 import type { ChannelRequest } from './channel-set.js';
 import type { PushMessage } from './message.js';
@@ -18,7 +20,7 @@ export function pollBody(result: ReadResult): string {
  * messages past its cursor, tagged and merged in publish order, and `last`
  * and `gap` as objects with every channel of the request.
  */
-export function taggedPollBody(log: ChannelLog, channels: readonly ChannelRequest[]): string {
+export function taggedPollBody(log: ChannelLog, channels: readonly ChannelRequest[], delivered?: CounterChild): string {
   let messages: PushMessage[] = [];
   let sources = 0;
   let last = '';
@@ -34,16 +36,19 @@ export function taggedPollBody(log: ChannelLog, channels: readonly ChannelReques
     gap += key + read.gap;
   }
   if (sources > 1) messages.sort((a, b) => a.order - b.order);
+  if (delivered) delivered.value += messages.length;
   let list = '';
   for (let i = 0; i < messages.length; i++) list += (i === 0 ? '' : ',') + messages[i]!.taggedJson;
   return `{"messages":[${list}],"last":{${last}},"gap":{${gap}}}`;
 }
 
 /** The answer to a poll of these params as things stand. */
-export function currentPollBody(log: ChannelLog, params: SubscriptionParams): string {
-  if (params.tagged) return taggedPollBody(log, params.channels);
+export function currentPollBody(log: ChannelLog, params: SubscriptionParams, delivered?: CounterChild): string {
+  if (params.tagged) return taggedPollBody(log, params.channels, delivered);
   const { channel, since } = params.channels[0]!;
-  return pollBody(log.read(channel, since));
+  const read = log.read(channel, since);
+  if (delivered) delivered.value += read.messages.length;
+  return pollBody(read);
 }
 
 export function sendPollAnswer(res: http.ServerResponse, body: string | Buffer, close = false): void {
@@ -64,7 +69,14 @@ export function sendPollAnswer(res: http.ServerResponse, body: string | Buffer, 
  * for the figures.
  */
 export function mountPoll(router: Router, ctx: PushContext): void {
-  router.get('/push/poll', (_req, res, url) => {
-    sendPollAnswer(res, currentPollBody(ctx.log, subscriptionParams(url, ctx.log)));
+  const counts = ctx.metrics.poll;
+  router.get('/push/poll', (req, res, url) => {
+    const params = subscriptionParams(url, ctx.log);
+    ctx.limits.subscriptionsPerConnection(params.channels.length);
+    const admission = ctx.gate.admit(new PushRequest(req, url, 'poll'), channelNames(params.channels));
+    return whenAdmitted(admission, () => res.destroyed, () => {
+      counts.subscribed.value += params.channels.length;
+      sendPollAnswer(res, currentPollBody(ctx.log, params, counts.delivered));
+    });
   });
 }

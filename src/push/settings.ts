@@ -1,4 +1,8 @@
+import type { MetricsRegistry } from '../metrics/registry.js';
+import type { Gate, PushAuthorizer } from './authorize.js';
 import type { ChannelLog } from './channel-log.js';
+import type { PushLimits } from './limits.js';
+import type { PushMetrics } from './push-metrics.js';
 
 /** Tuning of the push layer; every field has a default fit for production. */
 export interface PushOptions {
@@ -10,8 +14,18 @@ export interface PushOptions {
   idBlockSize?: number;
   /** A ready-made log instead of the in-memory one (dataDir, retention, idBlockSize are then unused). */
   log?: ChannelLog;
+  /** Who may connect, subscribe to what, and send which events (docs/PROTOCOL.md §6.4); absent: everyone, everything. */
+  authorize?: PushAuthorizer;
+  /** Where the push layer registers its metrics (the server's GET /metrics); absent: counted, not shown. */
+  metrics?: MetricsRegistry;
   /** Long polls held at once, over all channels; past it 503. */
   maxHeldPolls?: number;
+  /** SSE and iframe streams open at once; past it 503. */
+  maxStreams?: number;
+  /** Channels on one connection (`channels=`, in-band `push:subscribe`); past it 400 / close 1008. */
+  maxSubscriptionsPerConnection?: number;
+  /** Channels the server holds; a subscribe or publish creating one past it gets 503 / close 1013. */
+  maxChannels?: number;
   /** Default long-poll timeout (CONTRACT.md: 25000). */
   longPollTimeout?: number;
   /** Heartbeat period of SSE and iframe streams and WebSocket pings (CONTRACT.md: at most 25 s). */
@@ -22,7 +36,7 @@ export interface PushOptions {
   iframeMaxAge?: number;
   /** SSE `retry:` hint, ms. */
   sseRetry?: number;
-  /** Bytes queued for one stream or WebSocket before that slow client is cut off. */
+  /** Bytes queued for one stream or WebSocket before that slow client is cut off (stream ended / close 1013). */
   maxQueuedBytes?: number;
   /** Largest WebSocket message accepted on /push/ws (CONTRACT.md --max-message). */
   maxMessage?: number;
@@ -30,13 +44,16 @@ export interface PushOptions {
   maxEmitBody?: number;
 }
 
-export type PushSettings = Required<Omit<PushOptions, 'log' | 'dataDir'>> & { dataDir: string | null };
+export type PushSettings = Required<Omit<PushOptions, 'log' | 'dataDir' | 'authorize' | 'metrics'>> & { dataDir: string | null };
 
 export const PUSH_DEFAULTS: PushSettings = {
   dataDir: null,
   retention: 1000,
   idBlockSize: 1000,
   maxHeldPolls: 10_000,
+  maxStreams: 10_000,
+  maxSubscriptionsPerConnection: 100,
+  maxChannels: 100_000,
   longPollTimeout: 25_000,
   heartbeatInterval: 20_000,
   iframeMaxBytes: 1024 * 1024,
@@ -52,14 +69,21 @@ export function resolveSettings(options: PushOptions): PushSettings {
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && key in settings) (settings as Record<string, unknown>)[key] = value;
   }
+  for (const key of ['maxHeldPolls', 'maxStreams', 'maxSubscriptionsPerConnection', 'maxChannels', 'maxQueuedBytes'] as const) {
+    const value = settings[key];
+    if (!(value === Infinity || (Number.isSafeInteger(value) && value >= 1))) throw new RangeError(`${key} must be a positive integer or Infinity`);
+  }
   if (settings.heartbeatInterval > 25_000) throw new RangeError('heartbeatInterval must be at most 25000 ms (CONTRACT.md)');
   return settings;
 }
 
-/** What every technique gets: the log and the settings. */
+/** What every technique gets: the log, the settings, the authorization gate, the limits and the metrics. */
 export interface PushContext {
   readonly log: ChannelLog;
   readonly settings: PushSettings;
+  readonly gate: Gate;
+  readonly limits: PushLimits;
+  readonly metrics: PushMetrics;
 }
 
 /** Headers that keep proxies and compressors from buffering a stream. */

@@ -1,5 +1,6 @@
 import { sendError } from '../http/respond.js';
 import type http from 'node:http';
+import { PushRequest, channelNames, whenAdmitted } from './authorize.js';
 import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
 import type { PushMessage } from './message.js';
 import type { SubscriptionParams } from './params.js';
@@ -25,8 +26,9 @@ export abstract class StreamSubscription implements ChannelSink {
     readonly res: http.ServerResponse,
     /** The channels asked for, with their cursors, and whether messages name their channel. */
     readonly params: SubscriptionParams,
+    readonly technique: 'sse' | 'iframe',
   ) {
-    this.channels = new ChannelSet(streams.ctx.log, this);
+    this.channels = new ChannelSet(streams.ctx.log, this, streams.ctx.metrics[technique]);
   }
 
   abstract readonly contentType: string;
@@ -70,11 +72,26 @@ export class StreamRegistry {
 
   get count(): number { return this.open.size; }
 
-  /** Sends the head and prelude, then each channel's gap notice or backlog past its cursor, then live messages. */
-  start(req: http.IncomingMessage, stream: StreamSubscription): void {
+  /**
+   * Once the request is admitted (limits, then the authorization hook), sends
+   * the head and prelude, then each channel's gap notice or backlog past its
+   * cursor, then live messages. A refusal is thrown (or rejected) for the router.
+   */
+  start(req: http.IncomingMessage, url: URL, stream: StreamSubscription): void | Promise<void> {
+    const { channels } = stream.params;
+    this.ctx.limits.subscriptionsPerConnection(channels.length);
+    const admission = this.ctx.gate.admit(new PushRequest(req, url, stream.technique), channelNames(channels));
+    return whenAdmitted(admission, () => stream.res.destroyed, () => this.begin(req, stream));
+  }
+
+  private begin(req: http.IncomingMessage, stream: StreamSubscription): void {
     const { res } = stream;
     if (this.closing) {
       return sendError(res, 503, 'server is shutting down', { Connection: 'close' });
+    }
+    if (req.method !== 'HEAD') {
+      this.ctx.limits.streams(this.open.size);
+      this.ctx.limits.channels(channelNames(stream.params.channels));
     }
     res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
     if (req.method === 'HEAD') return void res.end();
@@ -119,6 +136,7 @@ export class StreamRegistry {
 
   /** A client too slow to read: drop the connection and what is queued for it; it resumes with its last id. */
   cutOff(stream: StreamSubscription): void {
+    this.ctx.metrics[stream.technique].cutOff.value++;
     this.release(stream);
     stream.res.destroy();
   }

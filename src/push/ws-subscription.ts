@@ -7,8 +7,10 @@ import type { Router } from '../http/router.js';
 import { abort } from '../http/raw-socket.js';
 import { WebSocketServer } from '../websocket/server.js';
 import { WebSocket } from '../websocket/websocket.js';
+import { AuthorizationRefused, PushRequest, channelNames } from './authorize.js';
 import type { ChannelLog } from './channel-log.js';
-import { ChannelSet, MAX_CHANNELS, type ChannelSink, type Cursor } from './channel-set.js';
+import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
+import { LimitRefused } from './limits.js';
 import { EventRefused, parseClientEvent, type ClientEvent, type EventHandlers, type PushClient } from './event-api.js';
 import { CHANNEL_NAME, RESERVED_PREFIX, dataToJson, gapMessage, type PushMessage } from './message.js';
 import { subscriptionParams, type SubscriptionParams } from './params.js';
@@ -21,6 +23,8 @@ class WsSubscriber implements ChannelSink, PushClient {
   readonly transport = 'websocket';
   released = false;
   readonly set: ChannelSet;
+  /** In-band subscriptions waiting for the authorization hook's verdict, each with its own token. */
+  readonly pending = new Map<string, object>();
 
   constructor(
     private readonly owner: WsSubscriptions,
@@ -29,8 +33,10 @@ class WsSubscriber implements ChannelSink, PushClient {
     readonly id: number,
     /** The channel of `channel=C`; null when opened with `channels=` or none. */
     readonly channel: string | null,
+    /** The upgrade request, as the authorization hooks see it for the connection's life. */
+    readonly request: PushRequest,
   ) {
-    this.set = new ChannelSet(log, this);
+    this.set = new ChannelSet(log, this, owner.counts);
   }
 
   get channels(): string[] {
@@ -70,6 +76,7 @@ export class WsSubscriptions {
   private readonly wss: WebSocketServer;
   private readonly active = new Set<WsSubscriber>();
   readonly maxQueued: number;
+  readonly counts: PushContext['metrics']['websocket'];
   /** Subscribers whose queue passed the bound during this turn of the event loop. */
   private readonly suspects = new Set<WsSubscriber>();
   private readonly checkSuspects = (): void => {
@@ -85,6 +92,7 @@ export class WsSubscriptions {
     readonly publisher: Publisher,
   ) {
     this.maxQueued = ctx.settings.maxQueuedBytes;
+    this.counts = ctx.metrics.websocket;
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: ctx.settings.maxMessage,
@@ -103,20 +111,39 @@ export class WsSubscriptions {
     router.upgrade('/push/ws', (req, socket, head) => this.upgrade(req, socket, head));
   }
 
+  /**
+   * The limits and the authorization hook judge the request before any
+   * handshake: a refusal is an HTTP answer (403, 503, 400), not a close.
+   */
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     let params: SubscriptionParams;
+    let request: PushRequest;
+    let admission: void | Promise<void>;
     try {
-      params = subscriptionParams(requestUrl(req.url), this.ctx.log, undefined, true);
+      const url = requestUrl(req.url);
+      params = subscriptionParams(url, this.ctx.log, undefined, true);
+      this.ctx.limits.subscriptionsPerConnection(params.channels.length);
+      request = new PushRequest(req, url, 'websocket');
+      admission = this.ctx.gate.admit(request, channelNames(params.channels));
     } catch (err) {
-      if (err instanceof HttpError) return abort(socket, err.status, err.message);
-      throw err;
+      return refuseUpgrade(socket, err);
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, params));
+    const accept = (): void => {
+      if (socket.destroyed) return;
+      try {
+        this.ctx.limits.channels(channelNames(params.channels));
+      } catch (err) {
+        return refuseUpgrade(socket, err);
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, params, request));
+    };
+    if (!admission) return accept();
+    admission.then(accept, (err: unknown) => refuseUpgrade(socket, err));
   }
 
-  private attach(ws: WebSocket, params: SubscriptionParams): void {
+  private attach(ws: WebSocket, params: SubscriptionParams, request: PushRequest): void {
     const channel = params.tagged || params.channels.length === 0 ? null : params.channels[0]!.channel;
-    const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel);
+    const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel, request);
     this.active.add(subscriber);
     ws.on('close', () => this.release(subscriber));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(subscriber, data, isBinary));
@@ -130,7 +157,10 @@ export class WsSubscriptions {
       if (isBinary) throw new EventRefused('events are JSON text frames');
       const event = parseClientEvent(data.toString('utf8'));
       if (event.event.startsWith(RESERVED_PREFIX)) return this.control(client, event);
-      result = this.handlers.dispatch(event, client);
+      const admission = this.ctx.gate.emit(client.request, event.event, event.data);
+      result = admission
+        ? admission.then(() => (client.released ? undefined : this.handlers.dispatch(event, client)))
+        : this.handlers.dispatch(event, client);
     } catch (err) {
       return this.refuse(client, err);
     }
@@ -148,18 +178,42 @@ export class WsSubscriptions {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) {
       throw new EventRefused(`${event.event}: channel must match ^[A-Za-z0-9_.:-]{1,64}$`);
     }
-    if (event.event === 'push:unsubscribe') return void client.set.remove(channel);
+    if (event.event === 'push:unsubscribe') {
+      // One still waiting for its verdict is forgotten: the verdict, when it comes, adds nothing.
+      client.pending.delete(channel);
+      return void client.set.remove(channel);
+    }
     if (since !== undefined && since !== null && !(Number.isSafeInteger(since) && (since as number) >= 0)) {
       throw new EventRefused('push:subscribe: since must be a non-negative integer');
     }
-    if (client.set.has(channel)) return;
-    if (client.set.size >= MAX_CHANNELS) throw new EventRefused(`push:subscribe: at most ${MAX_CHANNELS} channels per connection`);
+    if (client.set.has(channel) || client.pending.has(channel)) return;
+    this.ctx.limits.subscriptionsPerConnection(client.set.size + client.pending.size + 1);
     const cursor = typeof since === 'number' ? since : this.ctx.log.last(channel);
-    client.set.add([{ channel, since: cursor }], true);
+    const admission = this.ctx.gate.subscribe(client.request, channel);
+    if (!admission) return this.addChannel(client, channel, cursor);
+    const token = {};
+    client.pending.set(channel, token);
+    admission.then(() => {
+      if (client.pending.get(channel) !== token) return;
+      client.pending.delete(channel);
+      this.addChannel(client, channel, cursor);
+    }).catch((err: unknown) => {
+      client.pending.delete(channel);
+      this.refuse(client, err);
+    });
+  }
+
+  /** A channel admitted in band: nothing of it was sent before this point. */
+  private addChannel(client: WsSubscriber, channel: string, since: number): void {
+    if (client.released) return;
+    this.ctx.limits.channels([channel]);
+    client.set.add([{ channel, since }], true);
   }
 
   private refuse(client: WsSubscriber, err: unknown): void {
-    if (err instanceof EventRefused) return this.closeClient(client, CloseCode.PolicyViolation, err.message);
+    if (client.released) return;
+    if (err instanceof EventRefused || err instanceof AuthorizationRefused) return this.closeClient(client, CloseCode.PolicyViolation, err.message);
+    if (err instanceof LimitRefused) return this.closeClient(client, err.closeCode, err.message);
     console.error('pushwire: event handler failed:', err);
     this.closeClient(client, CloseCode.InternalError, 'event handler failed');
   }
@@ -175,6 +229,7 @@ export class WsSubscriptions {
 
   /** Too far behind: close 1013 (try again later); the client resumes with its last id. */
   cutOff(subscriber: WsSubscriber): void {
+    this.counts.cutOff.value++;
     const resume = subscriber.channel !== null && subscriber.set.size === 1 ? `since=${subscriber.set.list().next().value!.last}` : `channels=${subscriber.set.compoundCursor()}`;
     this.closeClient(subscriber, CloseCode.TryAgainLater, `too slow; resume with ${resume}`);
   }
@@ -187,6 +242,7 @@ export class WsSubscriptions {
   private release(subscriber: WsSubscriber): void {
     if (subscriber.released) return;
     subscriber.released = true;
+    subscriber.pending.clear();
     this.active.delete(subscriber);
     subscriber.set.close();
   }
@@ -196,4 +252,11 @@ export class WsSubscriptions {
     for (const subscriber of this.active) this.release(subscriber);
     return new Promise((resolve) => this.wss.close(resolve));
   }
+}
+
+/** An upgrade refused before the handshake: its HTTP status and `{"error"}`; a hook's own fault is a 500. */
+function refuseUpgrade(socket: Duplex, err: unknown): void {
+  if (err instanceof HttpError) return abort(socket, err.status, err.message);
+  console.error('pushwire: authorization hook failed:', err);
+  abort(socket, 500, 'internal error');
 }
