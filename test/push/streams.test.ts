@@ -209,6 +209,7 @@ for (const kind of ['sse', 'iframe'] as const) {
     tc.diagnostic(`cut off after ${published} messages of 64 KiB; most queued in user space: ${maxQueued} bytes`);
     assert.equal(push.stats().streams, 0, `still streaming after ${published} messages of 64 KiB`);
     assert.equal(push.stats().subscriptions, 0);
+    assert.match(slow.server.metrics.render(), new RegExp(`^pushwire_slow_consumers_total\\{technique="${kind}"\\} 1$`, 'm'));
     // Never more than the bound plus the one message that crossed it.
     assert.ok(maxQueued <= 256 * 1024 + 70 * 1024, `queued ${maxQueued} bytes`);
     await until(() => serverSockets.every((s) => s.destroyed), 2000, 'the connection to be dropped');

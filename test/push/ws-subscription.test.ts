@@ -169,6 +169,7 @@ test('ws slow consumer: a reader that never reads is cut off with 1013, queue bo
   tc.diagnostic(`cut off after ${published} messages of 64 KiB; most queued in user space: ${maxQueued} bytes`);
   assert.equal(push.stats().websockets, 0);
   assert.equal(push.stats().subscriptions, 0);
+  assert.match(t.server.metrics.render(), /^pushwire_slow_consumers_total\{technique="websocket"\} 1$/m);
   assert.ok(maxQueued <= 256 * 1024 + 70 * 1024, `queued ${maxQueued} bytes`);
   // Reading again, the client gets what was queued, then the close frame.
   tcp.resume();
