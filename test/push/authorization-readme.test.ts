@@ -33,7 +33,7 @@ let example: Example;
 before(async () => {
   example = await loadExample();
   s = await startServer({ authorize: example.authorize });
-  s.server.push.publish('private:alice', 'note', 'for alice only');
+  await s.server.push.publish('private:alice', 'note', 'for alice only');
 });
 after(() => s.stop());
 

@@ -49,8 +49,8 @@ before(async () => {
   s.server.push.on('shout', (data) => void shouts.push(data));
   s.server.push.on('slow shout', (data) => void shouts.push(data));
   for (const channel of ['secret', 'slow:secret', 'public']) {
-    s.server.push.publish(channel, 'note', { text: `classified ${channel} 1` });
-    s.server.push.publish(channel, 'note', { text: `classified ${channel} 2` });
+    await s.server.push.publish(channel, 'note', { text: `classified ${channel} 1` });
+    await s.server.push.publish(channel, 'note', { text: `classified ${channel} 2` });
   }
 });
 after(() => s.stop());
@@ -80,7 +80,7 @@ async function attempt(t: Technique, query: string, headers: Record<string, stri
     const ws = connect(`ws://127.0.0.1:${s.port}${url(t, query)}`, { headers });
     const messages: Msg[] = [];
     await new Promise<void>((resolve, reject) => {
-      ws.on('open', () => s.server.push.publish(sentinel, 'end', null));
+      ws.on('open', () => void s.server.push.publish(sentinel, 'end', null));
       ws.on('message', (data: Buffer) => {
         const m = JSON.parse(data.toString()) as Msg;
         messages.push(m);
@@ -100,7 +100,7 @@ async function attempt(t: Technique, query: string, headers: Record<string, stri
     const req = http.get(`${s.base}${url(t, query)}`, { headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
-      if (res.statusCode === 200) s.server.push.publish(sentinel, 'end', null);
+      if (res.statusCode === 200) void s.server.push.publish(sentinel, 'end', null);
       res.on('data', (chunk: string) => {
         text += chunk;
         if (res.statusCode === 200 && /"event":"end"|event: end/.test(text)) {
@@ -149,10 +149,10 @@ for (const t of TECHNIQUES) {
 }
 
 test('a held long poll admitted by a promise gets the message published after', async () => {
-  const last = s.server.push.last('slow:secret');
+  const last = await s.server.push.last('slow:secret');
   const pending = request(`${s.base}/push/longpoll?channel=slow:secret&since=${last}&timeout=5000`, { headers: { Cookie: 'user=alice' } });
   await until(() => s.server.push.stats().heldPolls === 1);
-  const message = s.server.push.publish('slow:secret', 'note', { text: 'live' });
+  const message = await s.server.push.publish('slow:secret', 'note', { text: 'live' });
   const answer = await pending;
   assert.equal(answer.status, 200);
   assert.deepEqual(answer.json.messages.map((m: Msg) => m.id), [message.id]);
@@ -197,16 +197,16 @@ test('in-band push:subscribe allowed by a promise: backlog then live; one droppe
   // Asked and dropped before the verdict: the verdict adds nothing.
   c.ws.send(subscribe('slow:other', 0));
   c.ws.send(JSON.stringify({ event: 'push:unsubscribe', data: { channel: 'slow:other' } }));
-  s.server.push.publish('slow:other', 'note', { text: 'not for you' });
+  await s.server.push.publish('slow:other', 'note', { text: 'not for you' });
   await until(() => c.messages.some((m) => m.channel === 'slow:secret'));
-  const live = s.server.push.publish('slow:secret', 'end', null);
+  const live = await s.server.push.publish('slow:secret', 'end', null);
   await until(() => c.messages.some((m) => m.id === live.id && m.channel === 'slow:secret'));
   // A channel asked for after the dropped one: its verdict comes after the dropped one's.
-  const marker = s.server.push.publish('slow:marker', 'note', null);
+  const marker = await s.server.push.publish('slow:marker', 'note', null);
   c.ws.send(subscribe('slow:marker', 0));
   await until(() => c.messages.some((m) => m.channel === 'slow:marker' && m.id === marker.id));
-  s.server.push.publish('slow:other', 'note', { text: 'not for you either' });
-  const sentinel = s.server.push.publish('public', 'end', null);
+  await s.server.push.publish('slow:other', 'note', { text: 'not for you either' });
+  const sentinel = await s.server.push.publish('public', 'end', null);
   await until(() => c.messages.some((m) => m.channel === 'public' && m.id === sentinel.id));
   const secret = c.messages.filter((m) => m.channel === 'slow:secret');
   // Everything the channel retains, from id 1 to the live one, once each.

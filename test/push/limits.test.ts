@@ -61,7 +61,7 @@ test('held long polls: past maxHeldPolls 503, counted; one answered at once is n
   assert.match(refused.json.error, /too many held long polls \(limit 1\)/);
   assert.equal((await request(`${s.base}/push/longpoll?channel=lim-p&timeout=0`)).status, 200);
   assert.equal(refusals('max_held_polls'), before + 1);
-  s.server.push.publish('lim-p', 'x', 1);
+  await s.server.push.publish('lim-p', 'x', 1);
   assert.equal((await held).status, 200);
 });
 
@@ -87,9 +87,9 @@ test('channels per server: creating one past maxChannels gets 503 / close 1013 /
   const { push } = s.server;
   await until(() => push.stats().streams + push.stats().heldPolls + push.stats().websockets === 0, 2000, 'earlier clients gone');
   let n = 0;
-  while (push.stats().channels < 40) push.publish(`fill-${n++}`, 'x', n);
+  while (push.stats().channels < 40) await push.publish(`fill-${n++}`, 'x', n);
   const before = refusals('max_channels');
-  assert.throws(() => push.publish('one-too-many', 'x', 1), (err: unknown) => err instanceof LimitRefused && err.status === 503);
+  await assert.rejects(async () => push.publish('one-too-many', 'x', 1), (err: unknown) => err instanceof LimitRefused && err.status === 503);
   for (const path of ['longpoll?channel=new-1&timeout=1000', 'sse?channel=new-2', 'iframe?channels=fill-0,new-3&callback=f']) {
     const answer = await request(`${s.base}/push/${path}`);
     assert.equal(answer.status, 503, path);
@@ -105,7 +105,7 @@ test('channels per server: creating one past maxChannels gets 503 / close 1013 /
   assert.equal((await request(`${s.base}/push/poll?channel=never-seen`)).status, 200);
   const ok = openStream(s.base, 'sse', 'fill-2', null);
   assert.equal((await ok.response).statusCode, 200);
-  push.publish('fill-2', 'x', 'still');
+  await push.publish('fill-2', 'x', 'still');
   await ok.inbox.waitFor(1);
   ok.close();
   assert.equal(push.stats().channels, 40);
@@ -135,8 +135,8 @@ test('metrics: published, delivered and subscriptions by technique', async () =>
     const held = request(`${own.base}/push/longpoll?channels=m,m3&timeout=5000`);
     await until(() => own.server.push.stats().heldPolls === 1, 2000, 'the poll held');
     assert.equal(value('pushwire_subscriptions_open{technique="longpoll"}'), 2);
-    own.server.push.publish('m', 'e', 1);
-    own.server.push.publish('m', 'e', 2);
+    await own.server.push.publish('m', 'e', 1);
+    await own.server.push.publish('m', 'e', 2);
     await Promise.all([sse.inbox.waitFor(2), iframe.inbox.waitFor(2), until(() => wsMessages.length === 2, 2000, 'ws messages'), held]);
     const poll = await request(`${own.base}/push/poll?channel=m&since=0`);
     assert.equal(poll.json.messages.length, 2);
