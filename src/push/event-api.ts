@@ -32,6 +32,12 @@ export interface PushClient {
   /** Every channel a WebSocket client is subscribed to now (docs/PROTOCOL.md §3.11); none over HTTP. */
   readonly channels?: readonly string[];
   /**
+   * The request that opened the connection (the upgrade, or the POST), with
+   * `data` as the authorization hooks left it: who the client is
+   * (docs/PROTOCOL.md §6.4).
+   */
+  readonly request: PushRequest;
+  /**
    * Sends `{"event": E, "data": D}` to this client alone. It has no id: it is
    * not part of any channel, so it is neither retained nor resumable.
    * WebSocket: one text frame. HTTP: collected into the 202 answer as
@@ -122,7 +128,11 @@ class HttpClient implements PushClient {
   readonly replies: ClientEvent[] = [];
   answered = false;
 
-  constructor(readonly id: number, private readonly publisher: (channel: string, event: string, data: unknown) => PushMessage) {}
+  constructor(
+    readonly id: number,
+    private readonly publisher: (channel: string, event: string, data: unknown) => PushMessage,
+    readonly request: PushRequest,
+  ) {}
 
   emit(event: string, data: unknown): boolean {
     if (this.answered) return false;
@@ -148,7 +158,7 @@ export function mountEmit(
     const request = new PushRequest(req, url, 'emit');
     await ctx.gate.admit(request, []);
     const body = await readJson(req, ctx.settings.maxEmitBody);
-    const client = new HttpClient(handlers.clientId(), publisher);
+    const client = new HttpClient(handlers.clientId(), publisher, request);
     try {
       const event = checkClientEvent(body);
       // push:subscribe and push:unsubscribe belong to a WebSocket; no other push: event exists.

@@ -44,10 +44,12 @@ const authorize: PushAuthorizer = {
 
 let s: TestServer;
 const shouts: unknown[] = [];
+const shouters: unknown[] = [];
 before(async () => {
   s = await startServer({ authorize });
-  s.server.push.on('shout', (data) => void shouts.push(data));
-  s.server.push.on('slow shout', (data) => void shouts.push(data));
+  // A handler knows who sent the event: what the connection hook put in request.data.
+  s.server.push.on('shout', (data, client) => void (shouts.push(data), shouters.push(client.request.data.user)));
+  s.server.push.on('slow shout', (data, client) => void (shouts.push(data), shouters.push(client.request.data.user)));
   for (const channel of ['secret', 'slow:secret', 'public']) {
     await s.server.push.publish(channel, 'note', { text: `classified ${channel} 1` });
     await s.server.push.publish(channel, 'note', { text: `classified ${channel} 2` });
@@ -239,6 +241,7 @@ test('events: a refused WebSocket frame closes 1008 and a refused POST gets 403,
   assert.equal(post.status, 202);
   await until(() => shouts.length === before + 3);
   assert.deepEqual([...shouts.slice(before)].sort(), ['from alice 1', 'from alice 2', 'from alice 3']);
+  assert.deepEqual(shouters.slice(before), ['alice', 'alice', 'alice']);
   c.ws.close();
 });
 
