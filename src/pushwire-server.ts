@@ -4,7 +4,7 @@ import { OPERATION_DEFAULTS, type ServerConfig } from './config.js';
 import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
-import { mountPush, type PushApi, type PushOptions } from './push/index.js';
+import { AuthorizationRefused, mountPush, type PushApi, type PushOptions } from './push/index.js';
 import { abort, destroySocket, httpErrorResponse } from './http/raw-socket.js';
 import type { AsyncChannelLog } from './push/log.js';
 import { mountApp, mountSocketIoChat } from './app/index.js';
@@ -144,6 +144,19 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     ...options.socketio,
   }).mount(router);
   closables.push(io);
+  // Socket.IO connections pass the same connection hook (docs/PROTOCOL.md §6.4); its rooms are joined by server code.
+  if (options.push?.authorize?.connection) {
+    io.use((socket, next) => {
+      push.admitConnection(socket.client.conn.request, 'socketio').then(
+        (request) => { socket.data.request = request; next(); },
+        (err: unknown) => {
+          if (err instanceof AuthorizationRefused) return next(err);
+          console.error('pushwire: authorization hook failed:', err);
+          next(new Error('internal error'));
+        },
+      );
+    });
+  }
 
   // The demo (issue 4): the page, /push.js, /api/registrations and the chat.
   const app = mountApp(router, push, config, options.log ? { log: options.log } : {});

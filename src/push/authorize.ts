@@ -2,8 +2,8 @@ import type http from 'node:http';
 import { HttpError } from '../http/respond.js';
 import type { PushMetrics } from './push-metrics.js';
 
-/** The request a verdict is about, whatever the technique. */
-export type Technique = 'poll' | 'longpoll' | 'iframe' | 'sse' | 'websocket' | 'emit';
+/** The request a verdict is about, whatever the technique ('socketio': a Socket.IO connection's handshake). */
+export type Technique = 'poll' | 'longpoll' | 'iframe' | 'sse' | 'websocket' | 'emit' | 'socketio';
 
 /**
  * What an authorization hook sees (docs/PROTOCOL.md §6.4): the HTTP request
@@ -39,7 +39,7 @@ export type Verdict = boolean | Promise<boolean>;
  * open, close code 1008) and nothing of its channels.
  */
 export interface PushAuthorizer {
-  /** Once per connection (per request over HTTP), before anything else. */
+  /** Once per connection (per request over HTTP, per Socket.IO connection), before anything else. */
   connection?(request: PushRequest): Verdict;
   /** Per channel subscribed: each of `channels=`, and each in-band `push:subscribe`. */
   subscribe?(request: PushRequest, channel: string): Verdict;

@@ -1,7 +1,9 @@
+import type http from 'node:http';
 import path from 'node:path';
+import { requestUrl } from '../http/respond.js';
 import type { Router } from '../http/router.js';
 import { MemoryChannelLog, type ChannelLog } from './channel-log.js';
-import { Gate } from './authorize.js';
+import { Gate, PushRequest, type Technique } from './authorize.js';
 import { EventHandlers, mountEmit, type EventHandler } from './event-api.js';
 import { IdSequence } from './id-sequence.js';
 import { mountIframe } from './iframe-stream.js';
@@ -16,7 +18,7 @@ import { mountSse } from './sse.js';
 import { StreamRegistry } from './stream.js';
 import { WsSubscriptions } from './ws-subscription.js';
 
-export { Forbidden, PushRequest, type PushAuthorizer, type Technique, type Verdict } from './authorize.js';
+export { AuthorizationRefused, Forbidden, PushRequest, type PushAuthorizer, type Technique, type Verdict } from './authorize.js';
 export { LimitRefused } from './limits.js';
 export { EventRefused, type EventHandler, type PushClient, type Transport } from './event-api.js';
 export { MemoryChannelLog, type ChannelLog, type ReadResult, type Subscriber } from './channel-log.js';
@@ -63,6 +65,13 @@ export interface PushApi {
    * `push:gap` message for a cursor that cannot be served); it must not throw.
    */
   subscribe(channels: ChannelList, onMessage: (message: PushMessage) => void): ChannelSubscription;
+  /**
+   * The authorization hook's `connection` verdict on a connection of another
+   * layer (Socket.IO's handshake, docs/PROTOCOL.md §6.4): resolves with the
+   * PushRequest, its `data` as the hook left it; rejects with
+   * AuthorizationRefused (403, counted), or with the hook's own fault.
+   */
+  admitConnection(req: http.IncomingMessage, technique: Technique): Promise<PushRequest>;
   /** Handles an event clients send (WebSocket frame or `POST /push/emit`); throw EventRefused to refuse it. */
   on(event: string, handler: EventHandler): void;
   off(event: string, handler?: EventHandler): void;
@@ -87,7 +96,8 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
   });
   const metrics = new PushMetrics(options.metrics);
   const limits = new PushLimits(settings, log, metrics);
-  const ctx: PushContext = { log, settings, gate: new Gate(options.authorize, metrics), limits, metrics };
+  const gate = new Gate(options.authorize, metrics);
+  const ctx: PushContext = { log, settings, gate, limits, metrics };
 
   const publish = (channel: string, event: string, data: unknown): PushMessage => {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
@@ -130,6 +140,11 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
         throw err;
       }
       return sub;
+    },
+    async admitConnection(req, technique) {
+      const request = new PushRequest(req, requestUrl(req.url), technique);
+      await gate.admit(request, []);
+      return request;
     },
     on: (event, handler) => handlers.on(event, handler),
     off: (event, handler) => handlers.off(event, handler),

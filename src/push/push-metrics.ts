@@ -1,8 +1,8 @@
 import { MetricsRegistry, type Counter, type CounterChild, type GaugeChild } from '../metrics/registry.js';
-import type { Action, Technique } from './authorize.js';
+import type { Action } from './authorize.js';
 
 /** The techniques that deliver messages, as the metrics label them. */
-export type DeliveryTechnique = Exclude<Technique, 'emit'>;
+export type DeliveryTechnique = 'poll' | 'longpoll' | 'iframe' | 'sse' | 'websocket';
 const TECHNIQUES: readonly DeliveryTechnique[] = ['poll', 'longpoll', 'iframe', 'sse', 'websocket'];
 const ACTIONS: readonly Action[] = ['connection', 'subscribe', 'emit'];
 

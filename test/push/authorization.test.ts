@@ -259,3 +259,26 @@ test('a hook that fails is a 500, not a crash; the server serves on; refusals ar
   const stats = s.server.push.stats();
   assert.equal(stats.streams + stats.heldPolls, 0, 'no refused request left anything open');
 });
+
+test('Socket.IO: the connection hook judges each connection; a refusal is a connect_error, and socket.data.request has the hook\'s data', async () => {
+  const { io: connectClient } = await import('socket.io-client');
+  const seen: unknown[] = [];
+  s.server.io.on('connection', (socket) => void seen.push((socket.data.request as PushRequest).data.user));
+  const attempt = (query: Record<string, string>, transports: string[]) => new Promise<string>((resolve) => {
+    const client = connectClient(s.base, { query, transports, reconnection: false, forceNew: true });
+    client.once('connect', () => { client.disconnect(); resolve('connected'); });
+    client.once('connect_error', (err: Error) => { client.disconnect(); resolve(`refused: ${err.message}`); });
+  });
+  for (const transports of [['polling'], ['websocket']]) {
+    assert.equal(await attempt({ user: 'carol' }, transports), 'connected');
+    // The hook reads cookies and the query; here the query of the Engine.IO handshake.
+    assert.equal(await attempt({ user: 'carol', explode: '1' }, transports), 'refused: internal error');
+  }
+  assert.deepEqual(seen, ['carol', 'carol']);
+  const banned = await new Promise<string>((resolve) => {
+    const client = connectClient(s.base, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: { Cookie: 'banned=1' } });
+    client.once('connect', () => { client.disconnect(); resolve('connected'); });
+    client.once('connect_error', (err: Error) => { client.disconnect(); resolve(`refused: ${err.message}`); });
+  });
+  assert.equal(banned, 'refused: not allowed to connect');
+});
