@@ -196,8 +196,14 @@ export class WsSubscriptions {
     admission.then(() => {
       if (client.pending.get(channel) !== token) return;
       client.pending.delete(channel);
-      this.addChannel(client, channel, cursor);
-    }).catch((err: unknown) => {
+      try {
+        this.addChannel(client, channel, cursor);
+      } catch (err) {
+        this.refuse(client, err);
+      }
+    }, (err: unknown) => {
+      // Cancelled meanwhile: neither a channel nor a refusal comes of it.
+      if (client.pending.get(channel) !== token) return;
       client.pending.delete(channel);
       this.refuse(client, err);
     });

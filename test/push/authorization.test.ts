@@ -33,6 +33,7 @@ const authorize: PushAuthorizer = {
       throw new Forbidden(`only alice may read ${channel}`);
     }
     if (channel.startsWith('slow:')) return later(request.data.user === 'alice');
+    if (channel.startsWith('later:')) return later(true);
     return true;
   },
   emit(request: PushRequest, event: string) {
@@ -214,6 +215,23 @@ test('in-band push:subscribe allowed by a promise: backlog then live; one droppe
   // Everything the channel retains, from id 1 to the live one, once each.
   assert.deepEqual(secret.map((m) => m.id), Array.from({ length: live.id }, (_, i) => i + 1));
   assert.deepEqual(c.messages.filter((m) => m.channel === 'slow:other'), []);
+  c.ws.close();
+  await c.closed;
+});
+
+test('in-band push:subscribe cancelled while judged: a refusal that comes after has no effect', async () => {
+  const c = openWs('channels=public&user=bob');
+  await c.open;
+  c.ws.send(subscribe('slow:secret', 0));
+  c.ws.send(JSON.stringify({ event: 'push:unsubscribe', data: { channel: 'slow:secret' } }));
+  // Judged after the cancelled one (same delay, asked later): once it is in, the refusal came and went.
+  const marker = await s.server.push.publish('later:marker', 'note', null);
+  c.ws.send(subscribe('later:marker', 0));
+  await until(() => c.messages.some((m) => m.channel === 'later:marker' && m.id === marker.id));
+  const sentinel = await s.server.push.publish('public', 'end', null);
+  await until(() => c.messages.some((m) => m.channel === 'public' && m.id === sentinel.id));
+  assert.equal(c.ws.readyState, 1, 'still open');
+  assert.deepEqual(c.messages.filter((m) => m.channel === 'slow:secret'), []);
   c.ws.close();
   await c.closed;
 });
