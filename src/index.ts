@@ -20,7 +20,7 @@ export { acceptKey, checkUpgradeRequest } from './protocol/handshake.js';
 
 // Server push: the channel log and the five techniques, mounted on a Router.
 export {
-  mountPush, EventRefused, PushMessage, PUSH_DEFAULTS, Forbidden, PushRequest, LimitRefused,
+  mountPush, EventRefused, PushMessage, PUSH_DEFAULTS, Forbidden, AuthorizationRefused, PushRequest, LimitRefused,
   type PushAuthorizer, type Technique, type Verdict,
   type PushApi, type PushClient, type PushOptions, type PushStats, type EventHandler, type ChannelLog, type ReadResult,
   type ChannelList, type ChannelSubscription,
