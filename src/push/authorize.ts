@@ -160,9 +160,9 @@ export function parseCookies(header: string | undefined): Record<string, string>
  * immediate, else when it comes, unless the client left meanwhile (`gone`).
  * The promise (if any) is for the router, which answers a refusal.
  */
-export function whenAdmitted(admission: void | Promise<void>, gone: () => boolean, then: () => void): void | Promise<void> {
+export function whenAdmitted(admission: void | Promise<void>, gone: () => boolean, then: () => void | Promise<void>): void | Promise<void> {
   if (!admission) return then();
-  return admission.then(() => { if (!gone()) then(); });
+  return admission.then(() => (gone() ? undefined : then()));
 }
 
 /** The channels of a subscription's requests, for the gate. */

@@ -1,6 +1,5 @@
 import { HttpError } from '../http/respond.js';
 import { CloseCode } from '../protocol/constants.js';
-import type { ChannelLog } from './channel-log.js';
 import type { PushMetrics, PushRefusal } from './push-metrics.js';
 import type { PushSettings } from './settings.js';
 
@@ -20,7 +19,7 @@ export class LimitRefused extends HttpError {
 export class PushLimits {
   constructor(
     private readonly settings: PushSettings,
-    private readonly log: Pick<ChannelLog, 'channelCount' | 'hasChannel'>,
+    private readonly log: { readonly channelCount: number; hasChannel?(channel: string): boolean },
     private readonly metrics: PushMetrics,
   ) {}
 
