@@ -129,7 +129,8 @@ export class WsSubscriptions {
       return refuseUpgrade(socket, err);
     }
     const accept = (): void => {
-      if (socket.destroyed) return;
+      // The client may have gone while the verdict was out: a FIN leaves the socket half-open, not destroyed.
+      if (socket.destroyed || socket.readableEnded) return void socket.destroy();
       try {
         this.ctx.limits.channels(channelNames(params.channels));
       } catch (err) {

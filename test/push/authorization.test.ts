@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { Forbidden, type PushAuthorizer, type PushRequest } from '../../src/push/index.js';
 import { connect } from '../../src/websocket/client.js';
 import type { WebSocket } from '../../src/websocket/websocket.js';
@@ -17,6 +18,8 @@ type Technique = 'poll' | 'longpoll' | 'sse' | 'iframe' | 'ws';
 const TECHNIQUES: Technique[] = ['poll', 'longpoll', 'sse', 'iframe', 'ws'];
 interface Msg { channel?: string; id: number; event: string; data: unknown }
 
+/** Verdicts on `held:` channels, given by the test when it chooses. */
+const verdicts: Array<(allowed: boolean) => void> = [];
 const later = <T>(value: T): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), 15));
 
 /** alice may read `secret` (judged at once) and `slow:secret` (judged by promise); a banned cookie may not connect. */
@@ -34,6 +37,7 @@ const authorize: PushAuthorizer = {
     }
     if (channel.startsWith('slow:')) return later(request.data.user === 'alice');
     if (channel.startsWith('later:')) return later(true);
+    if (channel.startsWith('held:')) return new Promise<boolean>((resolve) => verdicts.push(resolve));
     return true;
   },
   emit(request: PushRequest, event: string) {
@@ -299,4 +303,32 @@ test('Socket.IO: the connection hook judges each connection; a refusal is a conn
     client.once('connect_error', (err: Error) => { client.disconnect(); resolve(`refused: ${err.message}`); });
   });
   assert.equal(banned, 'refused: not allowed to connect');
+});
+
+test('a client that leaves while its verdict is pending leaves nothing behind, on every technique', async () => {
+  const { push } = s.server;
+  const serverSockets = new Map<number, net.Socket>();
+  const onConnection = (socket: net.Socket) => serverSockets.set(socket.remotePort!, socket);
+  s.server.http.on('connection', onConnection);
+  const before = push.stats();
+  for (const t of TECHNIQUES) {
+    const path = url(t, 'channel=held:x&since=0');
+    const socket = net.connect(s.port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(t === 'ws'
+      ? `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
+      : `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await until(() => verdicts.length === 1);
+    const serverSide = serverSockets.get(socket.localPort!)!;
+    socket.destroy();
+    // An upgrade's socket is left half-open by the client's FIN (no HTTP parser ends it): gone all the same.
+    await until(() => serverSide.destroyed || serverSide.readableEnded);
+    verdicts.shift()!(true);
+    // The verdict's continuation has run once a request after it is answered.
+    assert.equal((await request(`${s.base}/push/poll?channel=public`)).status, 200);
+    assert.deepEqual(push.stats(), before, `${t}: nothing started for the client that left`);
+    await until(() => serverSide.destroyed);
+  }
+  s.server.http.off('connection', onConnection);
 });
