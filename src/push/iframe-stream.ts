@@ -39,8 +39,8 @@ class IframeStream extends StreamSubscription {
 
 export function mountIframe(router: Router, streams: StreamRegistry): void {
   router.get('/push/iframe', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    const params = subscriptionParams(url, streams.ctx.log);
+    const params = subscriptionParams(url);
     const callback = callbackParam(url);
-    streams.start(req, new IframeStream(streams, res, params, callback));
+    return streams.start(req, new IframeStream(streams, res, params, callback));
   });
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Router } from '../http/router.js';
-import { MemoryChannelLog, type ChannelLog } from './channel-log.js';
+import { MemoryChannelLog } from './channel-log.js';
+import { asyncLog, type AsyncChannelLog } from './log.js';
 import { EventHandlers, mountEmit, type EventHandler } from './event-api.js';
 import { IdSequence } from './id-sequence.js';
 import { mountIframe } from './iframe-stream.js';
@@ -15,6 +16,9 @@ import { WsSubscriptions } from './ws-subscription.js';
 
 export { EventRefused, type EventHandler, type PushClient, type Transport } from './event-api.js';
 export { MemoryChannelLog, type ChannelLog, type ReadResult, type Subscriber } from './channel-log.js';
+export { asyncLog, LogUnavailableError, type AsyncChannelLog } from './log.js';
+export { follow, Following, type FollowResult } from './follow.js';
+export { RedisChannelLog, type RedisCommandClient, type RedisSubscriberClient, type RedisLogOptions } from './redis-log.js';
 export { IdSequence } from './id-sequence.js';
 export { type ChannelList, type ChannelSubscription } from './local-subscription.js';
 export { PushMessage, scriptSafeJson } from './message.js';
@@ -44,18 +48,23 @@ export interface PushStats {
 export interface PushApi {
   /**
    * Publishes on a channel: the message gets the channel's next id and goes to
-   * every subscriber, whatever its technique. Throws TypeError for a bad
-   * channel name, an event name that is empty or reserved (`push:`), or data
-   * JSON cannot hold.
+   * every subscriber, whatever its technique. Throws TypeError at once for a
+   * bad channel name, an event name that is empty or reserved (`push:`), or
+   * data JSON cannot hold. Resolves with the message once it has its id (on
+   * the in-memory log, already delivered when this returns); rejects with
+   * LogUnavailableError (an HttpError 503) when a shared log cannot be
+   * reached. A rejection nobody awaits is not fatal.
    */
-  publish(channel: string, event: string, data: unknown): PushMessage;
-  /** The channel's latest id (0 if it never had a message). */
-  last(channel: string): number;
+  publish(channel: string, event: string, data: unknown): Promise<PushMessage>;
+  /** The channel's latest id (0 if it never had a message). Rejects with LogUnavailableError. */
+  last(channel: string): Promise<number>;
   /**
    * Subscribes in process to several channels (docs/PROTOCOL.md §3.11): a
    * name alone gets only new messages, `{name: N}` everything after id N.
    * `onMessage` is called synchronously with each message (and with a
    * `push:gap` message for a cursor that cannot be served); it must not throw.
+   * Its `ready` tells when the backlog is delivered (or that the log could
+   * not be read).
    */
   subscribe(channels: ChannelList, onMessage: (message: PushMessage) => void): ChannelSubscription;
   /** Handles an event clients send (WebSocket frame or `POST /push/emit`); throw EventRefused to refuse it. */
@@ -65,7 +74,7 @@ export interface PushApi {
   /** Shutdown: WebSockets closed 1001, streams ended, held long polls answered with `"messages": []`. */
   close(): Promise<void>;
   /** The channel log itself, for layers that follow channels (Socket.IO rooms). */
-  readonly log: ChannelLog;
+  readonly log: AsyncChannelLog;
 }
 
 const ID_FILE = 'channel-ids.json';
@@ -76,16 +85,20 @@ const ID_FILE = 'channel-ids.json';
  */
 export function mountPush(router: Router, options: PushOptions = {}): PushApi {
   const settings = resolveSettings(options);
-  const log: ChannelLog = options.log ?? new MemoryChannelLog({
+  // The in-memory log behind already-resolved promises: a delivery costs what it did.
+  const log: AsyncChannelLog = options.log ?? asyncLog(new MemoryChannelLog({
     retention: settings.retention,
     sequence: new IdSequence(settings.dataDir === null ? null : path.join(settings.dataDir, ID_FILE), settings.idBlockSize),
-  });
+  }));
   const ctx: PushContext = { log, settings };
 
-  const publish = (channel: string, event: string, data: unknown): PushMessage => {
+  const publish = (channel: string, event: string, data: unknown): Promise<PushMessage> => {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
     checkEventName(event);
-    return log.publish(channel, event, dataToJson(data));
+    const published = log.publish(channel, event, dataToJson(data));
+    // A publish fired and forgotten while Redis is away must not end the process.
+    published.catch(ignore);
+    return published;
   };
 
   const handlers = new EventHandlers();
@@ -113,11 +126,12 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
       const sub = new LocalSubscription(log, onMessage, forget);
       locals.add(sub);
       try {
-        sub.addAll(channels);
+        sub.ready = sub.addAll(channels);
       } catch (err) {
         sub.close();
         throw err;
       }
+      sub.ready.catch(ignore);
       return sub;
     },
     on: (event, handler) => handlers.on(event, handler),
@@ -142,3 +156,5 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     },
   };
 }
+
+function ignore(): void {}

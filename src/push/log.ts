@@ -27,6 +27,12 @@ export interface AsyncChannelLog {
   readonly subscriptionCount: number;
   /** Channels held in memory by this process. */
   readonly channelCount: number;
+  /**
+   * The latest id this process knows of, without asking anyone: exact for an
+   * in-memory log; for a shared log the highest id it has seen (it may be
+   * behind). For labels and offsets, never for deciding what to deliver.
+   */
+  knownLast(channel: string): number;
   /** Lets go of connections and timers; later calls reject. */
   close(): Promise<void>;
 }
@@ -75,6 +81,10 @@ class SyncLogAdapter implements AsyncChannelLog {
     return Promise.resolve(this.inner.last(channel));
   }
 
+  knownLast(channel: string): number {
+    return this.inner.last(channel);
+  }
+
   subscribe(channel: string, subscriber: Subscriber): void {
     this.inner.subscribe(channel, subscriber);
   }
@@ -92,4 +102,14 @@ class SyncLogAdapter implements AsyncChannelLog {
 /** `log` (e.g. a MemoryChannelLog) as an AsyncChannelLog. */
 export function asyncLog(log: ChannelLog): AsyncChannelLog {
   return new SyncLogAdapter(log);
+}
+
+/** The synchronous log behind `log` when it is one made by asyncLog(); null for a shared log. */
+export function syncView(log: AsyncChannelLog): ChannelLog | null {
+  return log instanceof SyncLogAdapter ? log.inner : null;
+}
+
+/** An AsyncChannelLog rather than a synchronous ChannelLog (only the former has close()). */
+export function isAsyncLog(log: ChannelLog | AsyncChannelLog): log is AsyncChannelLog {
+  return typeof (log as AsyncChannelLog).close === 'function';
 }

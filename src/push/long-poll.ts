@@ -1,18 +1,29 @@
 import type http from 'node:http';
 import { HttpError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import type { Subscriber } from './channel-log.js';
+import type { ReadResult, Subscriber } from './log.js';
 import type { PushMessage } from './message.js';
 import { subscriptionParams, timeoutParam, type SubscriptionParams } from './params.js';
-import { currentPollBody, sendPollAnswer, taggedPollBody } from './poll.js';
+import { latestOnly, pollAnswerBody, readChannels, sendPollAnswer } from './poll.js';
 import type { PushContext } from './settings.js';
 
-/** A request waiting for the first message past one of its cursors. */
+const NONE: readonly PushMessage[] = [];
+
+/**
+ * A request waiting for the first message past one of its cursors. It is
+ * subscribed before the log is read, so a message published while the read
+ * is out is not missed: it waits in `early` until the read is back.
+ */
 class HeldPoll implements Subscriber {
   timer: NodeJS.Timeout | null = null;
   done = false;
-  /** Cursors by channel when there are several; the one cursor is read from params otherwise. */
-  private readonly cursors: Map<string, number> | null;
+  /** The log is being read: deliveries wait in `early`. */
+  reading = true;
+  early: PushMessage[] | null = null;
+  /** Each channel's cursor, in the order of params.channels; set from the read where the request gave none. */
+  readonly cursors: number[];
+  /** Channel → index in params.channels, when there are several. */
+  private readonly index: Map<string, number> | null;
 
   constructor(
     private readonly polls: LongPolls,
@@ -20,16 +31,29 @@ class HeldPoll implements Subscriber {
     readonly params: SubscriptionParams,
   ) {
     const { channels } = params;
-    this.cursors = channels.length > 1 ? new Map(channels.map((c) => [c.channel, c.since])) : null;
+    this.cursors = channels.map((c) => c.since ?? 0);
+    this.index = channels.length > 1 ? new Map(channels.map((c, i) => [c.channel, i])) : null;
+  }
+
+  private indexOf(channel: string): number {
+    return this.index ? this.index.get(channel) ?? -1 : 0;
   }
 
   deliver(message: PushMessage): void {
-    const since = this.cursors ? this.cursors.get(message.channel) : this.params.channels[0]!.since;
-    if (since !== undefined && message.id > since) this.polls.answer(this, message);
+    if (this.reading) return void (this.early ??= []).push(message);
+    const i = this.indexOf(message.channel);
+    if (i >= 0 && message.id > this.cursors[i]!) this.polls.answer(this, [message], null);
+  }
+
+  /** A shared log lost messages while it could not be reached: answered at once with the gap. */
+  deliverGap(channel: string, last: number): void {
+    if (this.reading) return; // the read in flight finds the same gap
+    const i = this.indexOf(channel);
+    if (i >= 0 && last > this.cursors[i]!) this.polls.answer(this, NONE, { index: i, last });
   }
 
   /** Bound once per request, for setTimeout and 'close'. */
-  readonly expire = (): void => this.polls.answer(this, null);
+  readonly expire = (): void => this.polls.answer(this, NONE, null);
   readonly abandon = (): void => this.polls.release(this);
 }
 
@@ -37,7 +61,9 @@ class HeldPoll implements Subscriber {
  * Long polling, `GET /push/longpoll?channel=C&since=N&timeout=MS` (or
  * `channels=SPEC`): answered at once if something past a cursor is there (or
  * a gap), else held until the next publish on any of its channels, or the
- * timeout. A client that goes away is let go at once.
+ * timeout. A client that goes away is let go at once. The answer of a held
+ * poll is built from what woke it and the cursors, with no second read: on a
+ * shared log that would be a round trip per held poll per message.
  */
 export class LongPolls {
   private readonly held = new Set<HeldPoll>();
@@ -51,49 +77,70 @@ export class LongPolls {
     router.get('/push/longpoll', (req, res, url) => this.handle(req, res, url));
   }
 
-  private handle(_req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+  private async handle(_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const { log, settings } = this.ctx;
-    const params = subscriptionParams(url, log);
+    const params = subscriptionParams(url);
     const timeout = timeoutParam(url, settings.longPollTimeout);
-    if (timeout === 0 || this.closing || this.ready(params)) {
-      return sendPollAnswer(res, currentPollBody(log, params), this.closing);
+    const poll = new HeldPoll(this, res, params);
+    const hold = timeout > 0 && !this.closing;
+    if (hold) {
+      for (const { channel } of params.channels) log.subscribe(channel, poll);
+      res.once('close', poll.abandon);
     }
+    let reads: ReadResult[];
+    try {
+      reads = await readChannels(log, params.channels);
+    } catch (err) {
+      this.release(poll);
+      throw err;
+    }
+    if (poll.done) return; // the client went away meanwhile
+    let ready = !hold || this.closing;
+    for (let i = 0; i < reads.length; i++) {
+      const read = reads[i]!;
+      if (read.messages.length > 0 || read.gap) ready = true;
+      else poll.cursors[i] = read.last;
+    }
+    if (ready) {
+      this.release(poll);
+      return sendPollAnswer(res, pollAnswerBody(params, reads), this.closing);
+    }
+    poll.reading = false;
+    const early = poll.early?.filter((m) => m.id > poll.cursors[params.channels.findIndex((c) => c.channel === m.channel)]!);
+    poll.early = null;
+    if (early && early.length > 0) return this.answer(poll, early, null);
     if (this.held.size >= settings.maxHeldPolls) {
+      this.release(poll);
       throw new HttpError(503, `too many held long polls (${settings.maxHeldPolls}); retry later`);
     }
-    const poll = new HeldPoll(this, res, params);
     this.held.add(poll);
-    for (const { channel } of params.channels) log.subscribe(channel, poll);
     poll.timer = setTimeout(poll.expire, timeout);
-    res.once('close', poll.abandon);
   }
 
-  /** Something to answer at once: a message past some cursor, or a gap on some channel. */
-  private ready(params: SubscriptionParams): boolean {
-    for (const { channel, since } of params.channels) {
-      const read = this.ctx.log.read(channel, since);
-      if (read.messages.length > 0 || read.gap) return true;
-    }
-    return false;
-  }
-
-  /** Answers a held poll: with the message that woke it, or (null) with `"messages": []`. */
-  answer(poll: HeldPoll, message: PushMessage | null): void {
+  /**
+   * Answers a held poll with the messages that woke it (none: timed out, or
+   * a gap on channel `gap.index` up to `gap.last`). Every other channel had
+   * nothing past its cursor, so its cursor is its latest id.
+   */
+  answer(poll: HeldPoll, messages: readonly PushMessage[], gap: { index: number; last: number } | null): void {
     if (poll.done) return;
     this.release(poll);
     if (poll.res.destroyed) return;
-    const { log } = this.ctx;
-    const { params } = poll;
+    const { params, cursors } = poll;
+    const first = messages[0];
     let body: string | Buffer;
-    if (message === null) {
-      // Timed out: nothing new, and the cursors to come back with are the channels' last ids.
-      body = params.tagged
-        ? taggedPollBody(log, params.channels.map(({ channel }) => ({ channel, since: log.last(channel) })))
-        : currentPollBody(log, { tagged: false, channels: [{ channel: params.channels[0]!.channel, since: log.last(params.channels[0]!.channel) }] });
-    } else if (!params.tagged && message.id === params.channels[0]!.since + 1) {
-      body = message.singlePollBody();
+    if (!params.tagged && messages.length === 1 && first!.id === cursors[0]! + 1) {
+      // The common case, shared by every poll held on the channel: one body for all.
+      body = first!.singlePollBody();
     } else {
-      body = currentPollBody(log, params);
+      const reads: ReadResult[] = cursors.map((last) => latestOnly(last));
+      for (const message of messages) {
+        const i = params.channels.findIndex((c) => c.channel === message.channel);
+        const read = reads[i]!;
+        reads[i] = { messages: read.messages === NONE ? [message] : [...read.messages, message], last: Math.max(read.last, message.id), gap: false };
+      }
+      if (gap !== null) reads[gap.index] = { messages: NONE, last: gap.last, gap: true };
+      body = pollAnswerBody(params, reads);
     }
     sendPollAnswer(poll.res, body, this.closing);
   }
@@ -109,6 +156,6 @@ export class LongPolls {
   /** Shutdown (CONTRACT.md): every held poll is answered 200 with `"messages": []`. */
   close(): void {
     this.closing = true;
-    for (const poll of [...this.held]) this.answer(poll, null);
+    for (const poll of [...this.held]) this.answer(poll, NONE, null);
   }
 }

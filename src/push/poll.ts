@@ -1,10 +1,12 @@
 import type http from 'node:http';
 import type { Router } from '../http/router.js';
-import type { ChannelLog, ReadResult } from './channel-log.js';
+import type { AsyncChannelLog, ReadResult } from './log.js';
 import type { ChannelRequest } from './channel-set.js';
 import type { PushMessage } from './message.js';
 import { subscriptionParams, type SubscriptionParams } from './params.js';
 import type { PushContext } from './settings.js';
+
+const NONE: readonly PushMessage[] = [];
 
 /** `{"messages": [...], "last": L, "gap": g}` from the messages' own JSON, with no re-serialising. */
 export function pollBody(result: ReadResult): string {
@@ -18,18 +20,18 @@ export function pollBody(result: ReadResult): string {
  * messages past its cursor, tagged and merged in publish order, and `last`
  * and `gap` as objects with every channel of the request.
  */
-export function taggedPollBody(log: ChannelLog, channels: readonly ChannelRequest[]): string {
+export function taggedPollBody(channels: readonly ChannelRequest[], reads: readonly ReadResult[]): string {
   let messages: PushMessage[] = [];
   let sources = 0;
   let last = '';
   let gap = '';
-  for (const { channel, since } of channels) {
-    const read = log.read(channel, since);
+  for (let i = 0; i < channels.length; i++) {
+    const read = reads[i]!;
     if (read.messages.length > 0) {
       messages = sources === 0 ? (read.messages as PushMessage[]) : messages.concat(read.messages);
       sources++;
     }
-    const key = (last === '' ? '"' : ',"') + channel + '":';
+    const key = (last === '' ? '"' : ',"') + channels[i]!.channel + '":';
     last += key + read.last;
     gap += key + read.gap;
   }
@@ -39,11 +41,19 @@ export function taggedPollBody(log: ChannelLog, channels: readonly ChannelReques
   return `{"messages":[${list}],"last":{${last}},"gap":{${gap}}}`;
 }
 
-/** The answer to a poll of these params as things stand. */
-export function currentPollBody(log: ChannelLog, params: SubscriptionParams): string {
-  if (params.tagged) return taggedPollBody(log, params.channels);
-  const { channel, since } = params.channels[0]!;
-  return pollBody(log.read(channel, since));
+/** The answer to a poll of these params, from one read per channel. */
+export function pollAnswerBody(params: SubscriptionParams, reads: readonly ReadResult[]): string {
+  return params.tagged ? taggedPollBody(params.channels, reads) : pollBody(reads[0]!);
+}
+
+/** A channel's latest id as a read with nothing after it. */
+export function latestOnly(last: number): ReadResult {
+  return { messages: NONE, last, gap: false };
+}
+
+/** Every channel read past its cursor (no cursor: only its latest id). Rejects with LogUnavailableError. */
+export function readChannels(log: AsyncChannelLog, channels: readonly ChannelRequest[]): Promise<ReadResult[]> {
+  return Promise.all(channels.map(({ channel, since }) => (since === null ? log.last(channel).then(latestOnly) : log.read(channel, since))));
 }
 
 export function sendPollAnswer(res: http.ServerResponse, body: string | Buffer, close = false): void {
@@ -59,12 +69,13 @@ export function sendPollAnswer(res: http.ServerResponse, body: string | Buffer, 
 
 /**
  * Short polling, `GET /push/poll?channel=C&since=N` (or `channels=SPEC`):
- * answered at once with what the log holds after each cursor. Each request
- * that finds nothing is the waste the seed warns of; see docs/PROTOCOL.md §3
- * for the figures.
+ * answered at once with what the log holds after each cursor (503 when a
+ * shared log cannot be reached). Each request that finds nothing is the
+ * waste the seed warns of; see docs/PROTOCOL.md §3 for the figures.
  */
 export function mountPoll(router: Router, ctx: PushContext): void {
-  router.get('/push/poll', (_req, res, url) => {
-    sendPollAnswer(res, currentPollBody(ctx.log, subscriptionParams(url, ctx.log)));
+  router.get('/push/poll', async (_req, res, url) => {
+    const params = subscriptionParams(url);
+    sendPollAnswer(res, pollAnswerBody(params, await readChannels(ctx.log, params.channels)));
   });
 }

@@ -1,4 +1,4 @@
-import type { ChannelLog } from './channel-log.js';
+import type { AsyncChannelLog } from './log.js';
 
 /** Tuning of the push layer; every field has a default fit for production. */
 export interface PushOptions {
@@ -8,8 +8,12 @@ export interface PushOptions {
   retention?: number;
   /** Ids reserved per durable write. */
   idBlockSize?: number;
-  /** A ready-made log instead of the in-memory one (dataDir, retention, idBlockSize are then unused). */
-  log?: ChannelLog;
+  /**
+   * A ready-made log instead of the in-memory one (dataDir, retention,
+   * idBlockSize are then unused): a RedisChannelLog shares the channels with
+   * every server on that Redis (docs/PROTOCOL.md §3.12). Its owner closes it.
+   */
+  log?: AsyncChannelLog;
   /** Long polls held at once, over all channels; past it 503. */
   maxHeldPolls?: number;
   /** Default long-poll timeout (CONTRACT.md: 25000). */
@@ -58,7 +62,7 @@ export function resolveSettings(options: PushOptions): PushSettings {
 
 /** What every technique gets: the log and the settings. */
 export interface PushContext {
-  readonly log: ChannelLog;
+  readonly log: AsyncChannelLog;
   readonly settings: PushSettings;
 }
 

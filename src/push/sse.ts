@@ -45,6 +45,6 @@ class SseStream extends StreamSubscription {
 
 export function mountSse(router: Router, streams: StreamRegistry): void {
   router.get('/push/sse', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    streams.start(req, new SseStream(streams, res, subscriptionParams(url, streams.ctx.log, req)));
+    return streams.start(req, new SseStream(streams, res, subscriptionParams(url, req)));
   });
 }

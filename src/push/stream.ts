@@ -1,4 +1,4 @@
-import { sendError } from '../http/respond.js';
+import { HttpError, sendError } from '../http/respond.js';
 import type http from 'node:http';
 import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
 import type { PushMessage } from './message.js';
@@ -17,6 +17,8 @@ export abstract class StreamSubscription implements ChannelSink {
   bytes = 0;
   readonly openedAt = Date.now();
   closed = false;
+  /** The head is sent (the log has answered the subscription's reads). */
+  started = false;
   /** The stream's channels and their cursors; subscribed to the log by StreamRegistry.start. */
   readonly channels: ChannelSet;
 
@@ -70,20 +72,36 @@ export class StreamRegistry {
 
   get count(): number { return this.open.size; }
 
-  /** Sends the head and prelude, then each channel's gap notice or backlog past its cursor, then live messages. */
-  start(req: http.IncomingMessage, stream: StreamSubscription): void {
+  /**
+   * Subscribes, and once the log has answered sends the head and prelude,
+   * then each channel's gap notice or backlog past its cursor, then live
+   * messages. A log that cannot be read (a shared log whose store is down)
+   * gets 503 before any head is sent.
+   */
+  async start(req: http.IncomingMessage, stream: StreamSubscription): Promise<void> {
     const { res } = stream;
     if (this.closing) {
       return sendError(res, 503, 'server is shutting down', { Connection: 'close' });
     }
-    res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
-    if (req.method === 'HEAD') return void res.end();
-    res.socket?.setNoDelay(true);
-    stream.write(stream.prelude());
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+      return void res.end();
+    }
     this.open.add(stream);
-    stream.channels.add(stream.params.channels, stream.params.tagged);
-    if (stream.closed) return;
     res.once('close', () => this.release(stream));
+    try {
+      await stream.channels.add(stream.params.channels, stream.params.tagged, () => {
+        res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+        stream.started = true;
+        res.socket?.setNoDelay(true);
+        stream.write(stream.prelude());
+      });
+    } catch (err) {
+      this.release(stream);
+      if (res.headersSent || res.destroyed) return;
+      throw err instanceof HttpError ? err : new HttpError(503, `cannot read the channel log: ${(err as Error)?.message}`);
+    }
+    if (stream.closed || !this.open.has(stream)) return;
     if (!this.timer) {
       this.timer = setInterval(() => this.beat(), this.ctx.settings.heartbeatInterval);
       this.timer.unref();
@@ -93,6 +111,11 @@ export class StreamRegistry {
   /** Ends a stream properly: its epilogue, then the final chunk. */
   end(stream: StreamSubscription): void {
     if (stream.closed) return;
+    if (!stream.started) {
+      // Still waiting for the log: no head went out, so a plain refusal.
+      this.release(stream);
+      return sendError(stream.res, 503, 'server is shutting down', { Connection: 'close' });
+    }
     const epilogue = stream.epilogue();
     if (epilogue) stream.res.write(epilogue);
     this.release(stream);
@@ -137,6 +160,7 @@ export class StreamRegistry {
   private beat(): void {
     const now = Date.now();
     for (const stream of this.open) {
+      if (!stream.started) continue;
       if (now - stream.openedAt >= stream.maxAge) this.end(stream);
       else stream.write(stream.heartbeat());
     }

@@ -7,14 +7,14 @@ import type { Router } from '../http/router.js';
 import { abort } from '../http/raw-socket.js';
 import { WebSocketServer } from '../websocket/server.js';
 import { WebSocket } from '../websocket/websocket.js';
-import type { ChannelLog } from './channel-log.js';
-import { ChannelSet, MAX_CHANNELS, type ChannelSink, type Cursor } from './channel-set.js';
+import { LogUnavailableError, type AsyncChannelLog } from './log.js';
+import { ChannelSet, MAX_CHANNELS, type ChannelRequest, type ChannelSink, type Cursor } from './channel-set.js';
 import { EventRefused, parseClientEvent, type ClientEvent, type EventHandlers, type PushClient } from './event-api.js';
 import { CHANNEL_NAME, RESERVED_PREFIX, dataToJson, gapMessage, type PushMessage } from './message.js';
 import { subscriptionParams, type SubscriptionParams } from './params.js';
 import type { PushContext } from './settings.js';
 
-type Publisher = (channel: string, event: string, data: unknown) => PushMessage;
+type Publisher = (channel: string, event: string, data: unknown) => Promise<PushMessage>;
 
 /** One `/push/ws` connection: a subscriber of its channels and a client that sends events. */
 class WsSubscriber implements ChannelSink, PushClient {
@@ -24,7 +24,7 @@ class WsSubscriber implements ChannelSink, PushClient {
 
   constructor(
     private readonly owner: WsSubscriptions,
-    log: ChannelLog,
+    log: AsyncChannelLog,
     readonly ws: WebSocket,
     readonly id: number,
     /** The channel of `channel=C`; null when opened with `channels=` or none. */
@@ -54,7 +54,7 @@ class WsSubscriber implements ChannelSink, PushClient {
     return true;
   }
 
-  publish(channel: string, event: string, data: unknown): PushMessage {
+  publish(channel: string, event: string, data: unknown): Promise<PushMessage> {
     return this.owner.publisher(channel, event, data);
   }
 }
@@ -106,7 +106,7 @@ export class WsSubscriptions {
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     let params: SubscriptionParams;
     try {
-      params = subscriptionParams(requestUrl(req.url), this.ctx.log, undefined, true);
+      params = subscriptionParams(requestUrl(req.url), undefined, true);
     } catch (err) {
       if (err instanceof HttpError) return abort(socket, err.status, err.message);
       throw err;
@@ -120,21 +120,32 @@ export class WsSubscriptions {
     this.active.add(subscriber);
     ws.on('close', () => this.release(subscriber));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(subscriber, data, isBinary));
-    subscriber.set.add(params.channels, params.tagged);
+    this.follow(subscriber, params.channels, params.tagged);
+  }
+
+  /** Adds channels; a log that cannot be read closes the connection 1013, and the client resumes later. */
+  private follow(subscriber: WsSubscriber, channels: readonly ChannelRequest[], tagged: boolean): void {
+    if (channels.length === 0) return;
+    subscriber.set.add(channels, tagged).catch((err: unknown) => {
+      if (subscriber.released) return;
+      this.closeClient(subscriber, CloseCode.TryAgainLater, `cannot read the channel log: ${(err as Error)?.message}`);
+    });
   }
 
   private receive(client: WsSubscriber, data: Buffer, isBinary: boolean): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
     let result: void | Promise<void>;
+    let name: string | undefined;
     try {
       if (isBinary) throw new EventRefused('events are JSON text frames');
       const event = parseClientEvent(data.toString('utf8'));
       if (event.event.startsWith(RESERVED_PREFIX)) return this.control(client, event);
+      name = event.event;
       result = this.handlers.dispatch(event, client);
     } catch (err) {
-      return this.refuse(client, err);
+      return this.refuse(client, err, name);
     }
-    if (result) result.catch((err: unknown) => this.refuse(client, err));
+    if (result) result.catch((err: unknown) => this.refuse(client, err, name));
   }
 
   /** `push:subscribe` and `push:unsubscribe`; any other `push:` event is malformed (docs/PROTOCOL.md §3.11). */
@@ -154,12 +165,17 @@ export class WsSubscriptions {
     }
     if (client.set.has(channel)) return;
     if (client.set.size >= MAX_CHANNELS) throw new EventRefused(`push:subscribe: at most ${MAX_CHANNELS} channels per connection`);
-    const cursor = typeof since === 'number' ? since : this.ctx.log.last(channel);
-    client.set.add([{ channel, since: cursor }], true);
+    this.follow(client, [{ channel, since: typeof since === 'number' ? since : null }], true);
   }
 
-  private refuse(client: WsSubscriber, err: unknown): void {
+  private refuse(client: WsSubscriber, err: unknown, event?: string): void {
     if (err instanceof EventRefused) return this.closeClient(client, CloseCode.PolicyViolation, err.message);
+    if (err instanceof LogUnavailableError) {
+      // The event was fine; the log could not take what it published. The connection and its
+      // subscriptions stay: the client hears why, and may send it again (docs/PROTOCOL.md §3.12).
+      client.emit('push:error', { event: event ?? null, error: err.message });
+      return;
+    }
     console.error('pushwire: event handler failed:', err);
     this.closeClient(client, CloseCode.InternalError, 'event handler failed');
   }
