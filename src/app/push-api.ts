@@ -7,6 +7,8 @@ export interface AppPush {
   publish(channel: string, event: string, data: unknown): Promise<unknown>;
   /** The channel's latest id. */
   last(channel: string): Promise<number>;
+  /** The latest id this process has seen, without asking a shared log (a fallback while it is away). */
+  knownLast?(channel: string): number;
   /** Handles an event sent by any client; throwing the push layer's EventRefused refuses it. */
   on(event: string, handler: (data: unknown, client: unknown) => void | Promise<unknown>): unknown;
 }

@@ -58,6 +58,8 @@ export interface PushApi {
   publish(channel: string, event: string, data: unknown): Promise<PushMessage>;
   /** The channel's latest id (0 if it never had a message). Rejects with LogUnavailableError. */
   last(channel: string): Promise<number>;
+  /** The latest id of the channel this process has seen, at once, without asking a shared log (exact in memory). */
+  knownLast(channel: string): number;
   /**
    * Subscribes in process to several channels (docs/PROTOCOL.md §3.11): a
    * name alone gets only new messages, `{name: N}` everything after id N.
@@ -121,6 +123,7 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     log,
     publish,
     last: (channel) => log.last(channel),
+    knownLast: (channel) => log.knownLast(channel),
     subscribe(channels, onMessage) {
       if (typeof onMessage !== 'function') throw new TypeError('onMessage must be a function');
       const sub = new LocalSubscription(log, onMessage, forget);
