@@ -128,7 +128,10 @@ async function fanout(ports: number[], subscribers: number, publishes: number): 
   const latencies: number[][] = ports.map(() => []);
   let pending = 0;
   let allIn: (() => void) | null = null;
-  const sockets = await openMany(subscribers, 50, (i) => RawWebSocket.open(ports[i % ports.length]!, '/push/ws?channel=chat', (text) => {
+  // From the last id as it is now: a socket whose subscription is still reading when the
+  // first publish lands gets it from the backlog (without since, it would start after it).
+  const since = await lastId(ports[0]!);
+  const sockets = await openMany(subscribers, 50, (i) => RawWebSocket.open(ports[i % ports.length]!, `/push/ws?channel=chat&since=${since}`, (text) => {
     const data = (JSON.parse(text) as { data: string }).data;
     latencies[i % ports.length]!.push(now() - Number(data.slice(data.indexOf(' ') + 1)));
     if (--pending === 0) allIn?.();
@@ -142,6 +145,17 @@ async function fanout(ports: number[], subscribers: number, publishes: number): 
   for (const ws of sockets) ws.socket.destroy();
   for (const list of latencies) list.sort((a, b) => a - b);
   return latencies;
+}
+
+function lastId(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/push/poll?channel=chat&since=0', agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve((JSON.parse(body) as { last: number }).last));
+    }).on('error', reject);
+  });
 }
 
 async function serve(args: string[]): Promise<Started> {

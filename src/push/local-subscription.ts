@@ -59,7 +59,10 @@ export class LocalSubscription implements ChannelSubscription, ChannelSink {
     if (this.closed) throw new Error('the subscription is closed');
     checkChannel(channel);
     if (!this.set.has(channel) && this.set.size >= MAX_CHANNELS) throw new RangeError(`at most ${MAX_CHANNELS} channels per subscription`);
-    return this.set.add([{ channel, since: this.cursorOf(channel, since) }], true);
+    const added = this.set.add([{ channel, since: this.cursorOf(channel, since) }], true);
+    // A caller that does not wait for it must not get an unhandled rejection.
+    added.catch(ignore);
+    return added;
   }
 
   remove(channel: string): boolean {
@@ -98,3 +101,5 @@ function checkChannel(channel: unknown): string {
   if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
   return channel;
 }
+
+function ignore(): void {}

@@ -5,6 +5,7 @@ import http from 'node:http';
 import { startServer, tempDataDir, type Started } from '../cli/helpers.js';
 import { open, request, TECHNIQUES, type HttpAnswer, type Sub } from '../push/helpers.js';
 import { openMux, openMuxWs, type MuxSub, type Tagged } from '../push/multiplex-clients.js';
+import { connectSocket } from '../socketio/helpers.js';
 import { RedisServer, redisSkip } from './redis-server.js';
 
 const skip = redisSkip();
@@ -100,6 +101,13 @@ test('two servers on one Redis: every technique on A, multiplexed too, gets what
     // (A multiplexed long poll is ready once answered: it joins the others without waiting.)
     mux.push(openMux('longpoll', a.base, { chat: 0, registrations: 0 }));
     await Promise.all([...subs, onB, mux[0]!, mux[1]!].map((s) => s.ready));
+    // The Socket.IO chat on B: room chat is channel chat of the shared log.
+    const sio = await connectSocket(b.base, { transports: ['websocket'] });
+    const sioSeen: string[] = [];
+    const sioEnd = new Promise<void>((resolve) => sio.on('chat message', (text: string) => {
+      sioSeen.push(text);
+      if (text === 'end') resolve();
+    }));
 
     const published: string[] = [];
     for (let i = 1; i <= 10; i++) {
@@ -124,6 +132,9 @@ test('two servers on one Redis: every technique on A, multiplexed too, gets what
       // The demo's registration store is per process: each server counts its own, on one channel with one sequence of ids.
       assert.deepEqual(sub.inbox.of('registrations').map((m: Tagged) => [m.id, m.event, m.data]), [[1, 'count', { count: 1, capacity: 100 }], [2, 'count', { count: 1, capacity: 100 }]]);
     }
+    await sioEnd;
+    assert.deepEqual(sioSeen, published, 'Socket.IO on B');
+    sio.disconnect();
     // Any server answers any cursor.
     for (const s of [a, b]) {
       const r = await request(`${s.base}/push/poll?channel=chat&since=9`);
