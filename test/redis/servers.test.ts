@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer, tempDataDir, type Started } from '../cli/helpers.js';
-import { open, request, TECHNIQUES, type HttpAnswer, type Sub } from '../push/helpers.js';
+import { open, openWs, request, TECHNIQUES, type HttpAnswer, type Sub } from '../push/helpers.js';
 import { openMux, openMuxWs, type MuxSub, type Tagged } from '../push/multiplex-clients.js';
 import { connectSocket } from '../socketio/helpers.js';
 import { RedisServer, redisSkip } from './redis-server.js';
@@ -216,6 +216,14 @@ test('Redis stopped and restarted while messages flow: 503 meanwhile, subscriber
     await ackedAtLeast(20);
     await redis.stop('SIGKILL');
     await refusedAtLeast(4); // the error path, on both servers' publishes
+    // New subscriptions cannot read the log: a JSON 503 before any head, or close 1013 (try again later).
+    for (const path of ['/push/poll?channel=chat&since=0', '/push/sse?channel=chat&since=0', '/push/iframe?channel=chat&since=0&callback=f', '/push/longpoll?channel=chat']) {
+      const r = await request(`${a.base}${path}`);
+      assert.equal(r.status, 503, `${path}: ${r.body}`);
+      assert.match(r.json.error, /Redis/, path);
+    }
+    const late = openWs(a.base, 'chat', 0);
+    assert.equal((await late.closed).code, 1013);
     // A registration is durable before it is published: answered 201, and counted, while Redis is away.
     const registered = await register(b.base, 'Ada');
     assert.equal(registered.status, 201, registered.body);
