@@ -1,3 +1,4 @@
+import { WriteBatch } from '../http/write-batch.js';
 import path from 'node:path';
 import type { Router } from '../http/router.js';
 import { MemoryChannelLog, type ChannelLog } from './channel-log.js';
@@ -80,7 +81,8 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     retention: settings.retention,
     sequence: new IdSequence(settings.dataDir === null ? null : path.join(settings.dataDir, ID_FILE), settings.idBlockSize),
   });
-  const ctx: PushContext = { log, settings };
+  const writes = settings.coalesceWrites ? new WriteBatch(settings.writeDelay) : null;
+  const ctx: PushContext = { log, settings, writes };
 
   const publish = (channel: string, event: string, data: unknown): PushMessage => {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
