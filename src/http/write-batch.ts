@@ -1,5 +1,5 @@
 /**
- * Write coalescing for fan-out (docs/PROTOCOL.md §7.2): what is owed to one
+ * Write coalescing for fan-out (docs/PROTOCOL.md §3.9): what is owed to one
  * client within one turn of the event loop leaves in one write when the turn
  * ends. A write costs a syscall and Node's stream bookkeeping whatever its
  * size, so 20 messages published in one turn cost each subscriber one write

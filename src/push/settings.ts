@@ -31,7 +31,7 @@ export interface PushOptions {
   maxEmitBody?: number;
   /**
    * What is owed to one WebSocket or stream within one turn of the event loop
-   * leaves in one write at the end of the turn (docs/PROTOCOL.md §7.2); false: one write per message.
+   * leaves in one write at the end of the turn (docs/PROTOCOL.md §3.9); false: one write per message.
    */
   coalesceWrites?: boolean;
   /** With coalesceWrites, wait this many ms more before writing (fewer writes, more latency); 0: the end of the turn. */

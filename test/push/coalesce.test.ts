@@ -1,4 +1,4 @@
-// Write coalescing (docs/PROTOCOL.md §7.2): the bytes every subscriber gets
+// Write coalescing (docs/PROTOCOL.md §3.9): the bytes every subscriber gets
 // are the same, in the same order, as with one write per message; only the
 // number of writes changes. Real sockets on 127.0.0.1.
 import { test, before, after } from 'node:test';
