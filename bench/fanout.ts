@@ -268,7 +268,6 @@ export async function run(): Promise<void> {
     rows.push({ name: `${label}: latency p50 / p99`, unit: 'ms', better: 'lower', ours: r.p50, ws: null, note: `p99 ${r.p99.toFixed(2)} ms` });
   }
   printTable(`Fan-out: ${publishes} publishes, each waited for at every subscriber (ws: broadcast loop of send())`, rows);
-  await runBurst();
 
 }
 

@@ -1,7 +1,7 @@
 // Write coalescing (docs/PROTOCOL.md §3.9): the bytes every subscriber gets
 // are the same, in the same order, as with one write per message; only the
 // number of writes changes. Real sockets on 127.0.0.1.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
@@ -10,12 +10,6 @@ import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { encodeTextFrame, nextMaskKey } from '../../src/protocol/frame-encoder.js';
 import { startServer, until, type TestServer } from './helpers.js';
 
-let on: TestServer;
-let off: TestServer;
-before(async () => {
-  [on, off] = await Promise.all([startServer({ coalesceWrites: true }), startServer({ coalesceWrites: false })]);
-});
-after(() => Promise.all([on.stop(), off.stop()]));
 
 /** Bytes one client received, and a count of `end` events seen so far. */
 interface Capture { bytes: Buffer[]; ends: number; writes: number; close(): void; pause(): void }
@@ -109,10 +103,13 @@ async function publishScript(t: TestServer): Promise<void> {
   for (const channel of channels) push.publish(channel, 'end', null);
 }
 
-test('coalesced writes: every subscriber gets the same bytes in the same order as with one write per message', async () => {
-  const onClients = await clients(on);
+for (const mode of ['at the end of the turn', 'after writeDelay'] as const) test(`coalesced writes (${mode}): every subscriber gets the same bytes in the same order as with one write per message`, async (tc) => {
+  // Fresh servers: the same ids on both sides.
+  const [server, off] = await Promise.all([startServer(mode === 'after writeDelay' ? { writeDelay: 5 } : {}), startServer({ coalesceWrites: false })]);
+  tc.after(() => Promise.all([server.stop(), off.stop()]));
+  const onClients = await clients(server);
   const offClients = await clients(off);
-  await Promise.all([publishScript(on), publishScript(off)]);
+  await Promise.all([publishScript(server), publishScript(off)]);
   for (const c of [...onClients, ...offClients]) await until(() => c.capture.ends >= c.ends, 5000, `${c.name}: the end messages`);
   let writesOn = 0;
   let writesOff = 0;
