@@ -19,7 +19,7 @@ for (const name of names) if (!all[name]) throw new Error(`unknown bench ${name}
 
 process.stdout.write(`pushwire bench: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ` +
   `scale ${benchScale()}, bufferutil ${hasBufferutil() ? 'installed' : 'not installed'}\n`);
-process.stdout.write('ratio column: ours / ws (higher is better for rates, lower for costs); target column from issue 6\n');
+process.stdout.write('ratio column: ours / ws (higher is better for rates, lower for costs); target column: the goal set for that figure\n');
 const started = Date.now();
 for (const name of names) {
   const t = Date.now();

@@ -15,7 +15,7 @@ export { CHAT_CHANNEL, CHAT_EVENT, chatRefusal, receiveChat } from './chat.js';
 export { mountSocketIoChat } from './socketio-chat.js';
 export type { AppPush } from './push-api.js';
 
-/** CONTRACT.md: a registration body over 64 KiB gets 413; exactly 64 KiB is read. */
+/** docs/PROTOCOL.md §4.2: a registration body over 64 KiB gets 413; exactly 64 KiB is read. */
 export const MAX_REGISTRATION_BODY = 64 * 1024;
 
 export interface AppOptions {
@@ -27,12 +27,12 @@ export interface AppOptions {
 
 export interface App {
   readonly registrations: Registrations;
-  /** Stops registrations and makes the journal durable (CONTRACT.md shutdown). */
+  /** Stops registrations and makes the journal durable (the shutdown of docs/PROTOCOL.md §7). */
   close(): Promise<void>;
 }
 
 /**
- * The demo of CONTRACT.md "The demo application": the page and /push.js,
+ * The demo of docs/PROTOCOL.md §4: the page and /push.js,
  * GET/POST /api/registrations, and the chat. Replays the journal
  * synchronously, so the count is right before the server listens.
  */

@@ -2,10 +2,10 @@ import { HttpError } from '../http/respond.js';
 import type { Journal, Registration } from './journal.js';
 import type { AppPush } from './push-api.js';
 
-/** CONTRACT.md: every 201 publishes `count` on this channel. */
+/** docs/PROTOCOL.md §4.2: every 201 publishes `count` on this channel. */
 export const REGISTRATIONS_CHANNEL = 'registrations';
 export const COUNT_EVENT = 'count';
-/** CONTRACT.md: a name is 1 to 100 code points after trimming. */
+/** docs/PROTOCOL.md §4.2: a name is 1 to 100 code points after trimming. */
 export const MAX_NAME_LENGTH = 100;
 
 export interface CountState {
@@ -47,7 +47,7 @@ export function codePointLength(text: string, stopAt = Infinity): number {
   return length;
 }
 
-/** Names are compared after Unicode lower-casing (CONTRACT.md). */
+/** Names are compared after Unicode lower-casing (docs/PROTOCOL.md §4.2). */
 function nameKey(name: string): string {
   return name.toLowerCase();
 }
@@ -93,7 +93,7 @@ export class Registrations {
     if (this.closing) throw new HttpError(503, 'server is shutting down');
     if (this.journal.failed) throw new HttpError(503, 'registration journal unavailable');
     const key = nameKey(name);
-    // "already registered" wins over "full" (CONTRACT.md).
+    // "already registered" wins over "full" (docs/PROTOCOL.md §4.2).
     if (this.taken.has(key)) throw new HttpError(409, 'already registered');
     if (this.reserved >= this.capacity) throw new HttpError(409, 'full');
     this.taken.add(key);

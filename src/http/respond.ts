@@ -13,7 +13,7 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-/** An error answer: `{"error": message}` (CONTRACT.md "Bad input in general"). */
+/** An error answer: `{"error": message}` (every refusal of docs/PROTOCOL.md). */
 export function sendError(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
   sendJson(res, status, { error: message }, headers);
 }

@@ -31,5 +31,5 @@ export const CloseCode = {
 
 /** RFC 6455 §5.5: control frame payloads are at most 125 bytes. */
 export const MAX_CONTROL_PAYLOAD = 125;
-/** CONTRACT.md: default --max-message. */
+/** The default --max-message (docs/PROTOCOL.md §1.5). */
 export const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;

@@ -136,8 +136,12 @@ describe('the demo in many windows of one browser', { skip: skip, timeout: 90_00
       // One window holds the connection (and runs the panels); the others are relayed and say where the panels are.
       const roles = await Promise.all(windows.map((p) => demo<string>(p, 'subs.main.stats.role')));
       assert.deepEqual(roles, ['leader', 'follower', 'follower', 'follower']);
+      // The window running the panels shows them, not the notice that they run elsewhere.
+      assert.equal(await first.page.isVisible('#panels-elsewhere'), false);
+      assert.equal(await first.page.isVisible('#panels'), true);
       for (const page of windows.slice(1)) {
         assert.equal(await page.isVisible('#panels-elsewhere'), true);
+        assert.equal(await page.isVisible('#panels'), false);
         assert.match(String(await page.textContent('#panels-where')), /^the window opened at /);
         assert.match(String(await page.textContent('#main-role')), /shared with the window that holds it/);
       }
@@ -221,6 +225,7 @@ describe('the demo in many windows of one browser', { skip: skip, timeout: 90_00
       for (const t of ['poll', 'longpoll', 'iframe', 'sse', 'websocket']) await waitForText(other, `#panel-${t} [data-stat="state"]`, 'open');
       assert.equal(await demo<boolean>(runner, 'panelsHere()'), false);
       assert.equal(await runner.isVisible('#panels-elsewhere'), true);
+      assert.equal(await other.isVisible('#panels-elsewhere'), false);
       assert.deepEqual(await steady(s), alone);
     });
   });

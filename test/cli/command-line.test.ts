@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseConfig, ConfigError, DEFAULTS } from '../../src/config.js';
 import { runToExit, startServer, tempDataDir } from './helpers.js';
 
-test('defaults are those of CONTRACT.md', () => {
+test('defaults are those of docs/PROTOCOL.md §7', () => {
   assert.deepEqual(parseConfig([], {}), { port: 3000, host: '127.0.0.1', capacity: 100, dataDir: './data', maxMessage: 16 * 1024 * 1024 });
   assert.deepEqual(parseConfig([], {}), DEFAULTS);
 });

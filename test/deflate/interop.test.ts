@@ -265,7 +265,7 @@ describe('our client with permessage-deflate', () => {
   });
 });
 
-describe('/echo of the real server negotiates permessage-deflate (CONTRACT.md)', () => {
+describe('/echo of the real server negotiates permessage-deflate (docs/PROTOCOL.md §2.1)', () => {
   let app: PushwireServer;
   let port: number;
   let dataDir: string;

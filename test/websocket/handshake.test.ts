@@ -1,6 +1,6 @@
 /**
  * The opening handshake over real sockets: the RFC sample key, every
- * bad-request case of CONTRACT.md (status, JSON body, no upgrade, socket
+ * bad-request case of docs/PROTOCOL.md §1.1 (status, JSON body, no upgrade, socket
  * closed), subprotocol selection, verifyClient, and a WebSocketServer
  * attached to an existing http.Server by path.
  */

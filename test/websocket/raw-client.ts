@@ -379,7 +379,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The real server of CONTRACT.md, in-process, on a free port, with its own data dir. */
+/** The real server (docs/PROTOCOL.md), in-process, on a free port, with its own data dir. */
 export async function startServer(overrides: { maxMessage?: number } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pushwire-ws-test-'));
   const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir, ...overrides });
