@@ -1,6 +1,6 @@
-import { WriteBatch } from '../http/write-batch.js';
 import path from 'node:path';
 import type { Router } from '../http/router.js';
+import { WriteBatch } from '../http/write-batch.js';
 import { MemoryChannelLog, type ChannelLog } from './channel-log.js';
 import { EventHandlers, mountEmit, type EventHandler } from './event-api.js';
 import { IdSequence } from './id-sequence.js';
