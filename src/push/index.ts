@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Router } from '../http/router.js';
+import { WriteBatch } from '../http/write-batch.js';
 import { MemoryChannelLog } from './channel-log.js';
 import { asyncLog, type AsyncChannelLog } from './log.js';
 import { EventHandlers, mountEmit, type EventHandler } from './event-api.js';
@@ -92,7 +93,8 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     retention: settings.retention,
     sequence: new IdSequence(settings.dataDir === null ? null : path.join(settings.dataDir, ID_FILE), settings.idBlockSize),
   }));
-  const ctx: PushContext = { log, settings };
+  const writes = settings.coalesceWrites ? new WriteBatch(settings.writeDelay) : null;
+  const ctx: PushContext = { log, settings, writes };
 
   const publish = (channel: string, event: string, data: unknown): Promise<PushMessage> => {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);

@@ -1,4 +1,5 @@
 import type { AsyncChannelLog } from './log.js';
+import type { WriteBatch } from '../http/write-batch.js';
 
 /** Tuning of the push layer; every field has a default fit for production. */
 export interface PushOptions {
@@ -32,6 +33,13 @@ export interface PushOptions {
   maxMessage?: number;
   /** Largest POST /push/emit body. */
   maxEmitBody?: number;
+  /**
+   * What is owed to one WebSocket or stream within one turn of the event loop
+   * leaves in one write at the end of the turn (docs/PROTOCOL.md §3.9); false: one write per message.
+   */
+  coalesceWrites?: boolean;
+  /** With coalesceWrites, wait this many ms more before writing (fewer writes, more latency); 0: the end of the turn. */
+  writeDelay?: number;
 }
 
 export type PushSettings = Required<Omit<PushOptions, 'log' | 'dataDir'>> & { dataDir: string | null };
@@ -49,6 +57,8 @@ export const PUSH_DEFAULTS: PushSettings = {
   maxQueuedBytes: 1024 * 1024,
   maxMessage: 16 * 1024 * 1024,
   maxEmitBody: 64 * 1024,
+  coalesceWrites: true,
+  writeDelay: 0,
 };
 
 export function resolveSettings(options: PushOptions): PushSettings {
@@ -64,6 +74,8 @@ export function resolveSettings(options: PushOptions): PushSettings {
 export interface PushContext {
   readonly log: AsyncChannelLog;
   readonly settings: PushSettings;
+  /** Where broadcast writes wait for the end of the turn; null when coalescing is off. */
+  readonly writes: WriteBatch | null;
 }
 
 /** Headers that keep proxies and compressors from buffering a stream. */

@@ -4,6 +4,7 @@ import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
 import type { PushMessage } from './message.js';
 import type { SubscriptionParams } from './params.js';
 import { STREAM_HEADERS, type PushContext } from './settings.js';
+import { WriteBatch, type BatchTarget } from '../http/write-batch.js';
 
 /** How long an ended stream may take to drain before its connection is dropped. */
 const FINISH_TIMEOUT = 10_000;
@@ -13,7 +14,7 @@ const FINISH_TIMEOUT = 10_000;
  * that carries every message of its channels as it is published. Subclasses
  * say how a message, a gap, a heartbeat and the end look on the wire.
  */
-export abstract class StreamSubscription implements ChannelSink {
+export abstract class StreamSubscription implements ChannelSink, BatchTarget {
   bytes = 0;
   readonly openedAt = Date.now();
   closed = false;
@@ -21,6 +22,9 @@ export abstract class StreamSubscription implements ChannelSink {
   started = false;
   /** The stream's channels and their cursors; subscribed to the log by StreamRegistry.start. */
   readonly channels: ChannelSet;
+  /** Chunks owed until the end of the turn (ctx.writes), which then go as one HTTP chunk. */
+  batched: Buffer[] | null = null;
+  batchedBytes = 0;
 
   constructor(
     protected readonly streams: StreamRegistry,
@@ -46,10 +50,30 @@ export abstract class StreamSubscription implements ChannelSink {
   write(chunk: Buffer | string): void {
     if (this.closed) return;
     const res = this.res;
-    res.write(chunk);
-    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    if (res.writableLength > this.streams.ctx.settings.maxQueuedBytes) this.streams.suspect(this);
+    const writes = this.streams.ctx.writes;
+    if (writes !== null) {
+      const part = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      writes.add(this, part);
+      this.bytes += part.length;
+    } else {
+      res.write(chunk);
+      this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    }
+    if (res.writableLength + this.batchedBytes > this.streams.ctx.settings.maxQueuedBytes) this.streams.suspect(this);
     if (this.bytes > this.maxBytes) this.streams.end(this);
+  }
+
+  /** The chunks owed: corked, so they leave as one HTTP chunk in one write. */
+  writeBatched(data: Buffer | Buffer[]): void {
+    const res = this.res;
+    if (res.destroyed) return;
+    if (Buffer.isBuffer(data)) {
+      res.write(data);
+      return;
+    }
+    res.cork();
+    for (let i = 0; i < data.length; i++) res.write(data[i]!);
+    res.uncork();
   }
 }
 
@@ -116,6 +140,7 @@ export class StreamRegistry {
       this.release(stream);
       return sendError(stream.res, 503, 'server is shutting down', { Connection: 'close' });
     }
+    WriteBatch.writeNow(stream);
     const epilogue = stream.epilogue();
     if (epilogue) stream.res.write(epilogue);
     this.release(stream);
@@ -149,6 +174,7 @@ export class StreamRegistry {
   release(stream: StreamSubscription): void {
     if (stream.closed) return;
     stream.closed = true;
+    WriteBatch.drop(stream);
     this.open.delete(stream);
     stream.channels.close();
     if (this.open.size === 0 && this.timer) {

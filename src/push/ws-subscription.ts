@@ -117,6 +117,8 @@ export class WsSubscriptions {
   private attach(ws: WebSocket, params: SubscriptionParams): void {
     const channel = params.tagged || params.channels.length === 0 ? null : params.channels[0]!.channel;
     const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel);
+    // Broadcast frames owed in one turn leave in one write (docs/PROTOCOL.md §3.9).
+    ws.coalesceWrites(this.ctx.writes);
     this.active.add(subscriber);
     ws.on('close', () => this.release(subscriber));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(subscriber, data, isBinary));
