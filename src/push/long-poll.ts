@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import { HttpError } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import type { ReadResult, Subscriber } from './log.js';
+import { syncView, type ReadResult, type Subscriber } from './log.js';
+import type { ChannelLog } from './channel-log.js';
 import type { PushMessage } from './message.js';
 import { subscriptionParams, timeoutParam, type SubscriptionParams } from './params.js';
 import { latestOnly, pollAnswerBody, readChannels, sendPollAnswer } from './poll.js';
@@ -68,8 +69,12 @@ class HeldPoll implements Subscriber {
 export class LongPolls {
   private readonly held = new Set<HeldPoll>();
   private closing = false;
+  /** The in-memory log, read at once: a poll costs no promise (long polls come back after every message). */
+  private readonly local: ChannelLog | null;
 
-  constructor(private readonly ctx: PushContext) {}
+  constructor(private readonly ctx: PushContext) {
+    this.local = syncView(ctx.log);
+  }
 
   get heldCount(): number { return this.held.size; }
 
@@ -77,7 +82,7 @@ export class LongPolls {
     router.get('/push/longpoll', (req, res, url) => this.handle(req, res, url));
   }
 
-  private async handle(_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  private handle(_req: http.IncomingMessage, res: http.ServerResponse, url: URL): void | Promise<void> {
     const { log, settings } = this.ctx;
     const params = subscriptionParams(url);
     const timeout = timeoutParam(url, settings.longPollTimeout);
@@ -87,13 +92,21 @@ export class LongPolls {
       for (const { channel } of params.channels) log.subscribe(channel, poll);
       res.once('close', poll.abandon);
     }
-    let reads: ReadResult[];
-    try {
-      reads = await readChannels(log, params.channels);
-    } catch (err) {
+    const local = this.local;
+    if (local !== null) {
+      const reads = params.channels.map(({ channel, since }) => (since === null ? latestOnly(local.last(channel)) : local.read(channel, since)));
+      return this.proceed(poll, reads, hold, timeout);
+    }
+    return readChannels(log, params.channels).then((reads) => this.proceed(poll, reads, hold, timeout), (err: unknown) => {
       this.release(poll);
       throw err;
-    }
+    });
+  }
+
+  /** The log has answered: answer at once, or hold the poll. */
+  private proceed(poll: HeldPoll, reads: ReadResult[], hold: boolean, timeout: number): void {
+    const { settings } = this.ctx;
+    const { res, params } = poll;
     if (poll.done) return; // the client went away meanwhile
     let ready = !hold || this.closing;
     for (let i = 0; i < reads.length; i++) {
