@@ -29,6 +29,11 @@ export class RawWebSocket {
     this.socket.write(encodeTextFrame(text, true, false, nextMaskKey()));
   }
 
+  /** Sends text messages in one write, so that they arrive together. */
+  sendTexts(texts: string[]): void {
+    this.socket.write(Buffer.concat(texts.map((text) => encodeTextFrame(text, true, false, nextMaskKey()))));
+  }
+
   /** Opens once the 101 arrives; rejects on anything else. */
   static open(port: number, path: string, onText: Delivery | null): Promise<RawWebSocket> {
     return new Promise((resolve, reject) => {

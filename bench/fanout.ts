@@ -107,7 +107,19 @@ function stamp(text: string): { seq: number; t: number } {
   // A Socket.IO event: 42["tick",{seq,t}].
   if (text.startsWith('42[')) return JSON.parse(text.slice(2))[1];
   const v = JSON.parse(text);
+  // A chat message's data is a string: the stamp as JSON text.
+  if (typeof v.data === 'string') return JSON.parse(v.data);
   return v.data && typeof v.data === 'object' ? v.data : v;
+}
+
+/**
+ * How each round is published. `burst` messages at once: a loop of
+ * publishes in the server child (one turn), or with `chat`, that many chat
+ * messages sent by one more client in one write (they arrive in one read).
+ */
+export interface FanoutMode {
+  burst?: number;
+  chat?: boolean;
 }
 
 /**
@@ -115,9 +127,12 @@ function stamp(text: string): { seq: number; t: number } {
  * connection, and publish p goes to channel p mod `channels`, so every
  * publish still reaches every client.
  */
-export async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', kind: Kind, n: number, publishes: number, channels = 1): Promise<FanoutResult> {
-  const names = channelNames(channels);
-  const server = new Worker('server-child.js', [`--impl=${impl}`]);
+export async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-ref', kind: Kind, n: number, publishes: number, channels = 1,
+  mode: FanoutMode = {}): Promise<FanoutResult> {
+  const burst = mode.burst ?? 1;
+  const chat = mode.chat === true;
+  const names = chat ? ['chat'] : channelNames(channels);
+  const server = new Worker('server-child.js', [`--impl=${impl}`, ...(chat ? ['--chat'] : [])]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const closers: (() => void)[] = [];
   const latencies: number[] = [];
@@ -138,7 +153,7 @@ export async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-r
         const ws = await openSocketIo(port, onMessage);
         closers.push(() => ws.socket.destroy());
       } else if (kind === 'ws') {
-        const path = impl !== 'ours' ? '/' : channels > 1 ? `/push/ws?channels=${names.join(',')}` : '/push/ws?channel=bench';
+        const path = impl !== 'ours' ? '/' : channels > 1 ? `/push/ws?channels=${names.join(',')}` : `/push/ws?channel=${names[0]}`;
         const ws = await RawWebSocket.open(port, path, onMessage);
         closers.push(() => ws.socket.destroy());
       } else if (kind === 'sse' && channels > 1) {
@@ -171,6 +186,9 @@ export async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-r
       throw new Error(`only some of ${n} ${kind} subscribers are registered`);
     };
     await subscribed();
+    // The chatter: one more connection, subscribed to nothing (ws: excluded from its own broadcast).
+    const chatter = chat ? await RawWebSocket.open(port, impl === 'ours' ? '/push/ws' : '/', null) : null;
+    if (chatter) closers.push(() => chatter.socket.destroy());
     const cpuBefore: number = await server.request('cpu');
     let busy = 0;
     let deliveries = 0;
@@ -178,16 +196,22 @@ export async function fanout(impl: 'ours' | 'ws' | 'floor' | 'sio-ours' | 'sio-r
     for (let p = 0; p < publishes; p++) {
       if (kind === 'longpoll' && p > 0) await subscribed(); // every poll is held again
       seq = p + 1;
-      pending = n;
+      pending = n * burst;
       const start = process.hrtime.bigint();
       const done = new Promise<void>((resolve) => { wake = resolve; });
-      await server.request('publish', { seq, channel: names[p % channels] });
+      if (chatter) {
+        const t = Number(process.hrtime.bigint() / 1000n);
+        const text = JSON.stringify({ event: 'chat message', data: JSON.stringify({ seq, t }) });
+        chatter.sendTexts(Array.from({ length: burst }, () => text));
+      } else {
+        await server.request('publish', { seq, channel: names[p % channels], count: burst });
+      }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<string>((resolve) => { timer = setTimeout(resolve, 15_000, 'timeout'); });
       if (await Promise.race([done, timeout]) === 'timeout') lost += pending;
       clearTimeout(timer);
       busy += Number(process.hrtime.bigint() - start) / 1e9;
-      deliveries += n - pending;
+      deliveries += n * burst - pending;
       wake = null;
     }
     if (lost > 0) process.stdout.write(`fanout ${impl} ${kind}: ${lost} deliveries missing after 15 s\n`);
@@ -247,6 +271,42 @@ export async function run(): Promise<void> {
 
 }
 
+
+/**
+ * Bursts: 20 messages at once, every subscriber's copies waited for before
+ * the next round. "publish loop": 20 publishes in one turn of the server;
+ * "chat": 20 chat messages sent by one client in one write (ours: the demo's
+ * `chat message` event, published on `chat`; ws: the README chat, a
+ * broadcast loop per message received). Also `--only=fanout-burst`.
+ */
+export async function runBurst(): Promise<void> {
+  const scale = benchScale();
+  const big = Math.max(20, Math.round(10_000 * Math.min(1, scale)));
+  const small = Math.max(10, Math.round(1_000 * Math.min(1, scale)));
+  const burst = 20;
+  const rounds = (n: number) => Math.max(2, Math.round((n === big ? 5 : 15) * Math.min(1, scale)));
+  const rows: Row[] = [];
+  const pair = (label: string, ours: FanoutResult, ws: FanoutResult, target?: number) => {
+    rows.push({ name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: ours.cpuPerDelivery, ws: ws.cpuPerDelivery, target });
+    rows.push({ name: `${label}: deliveries/s`, unit: '/s', better: 'higher', ours: ours.deliveriesPerSec, ws: ws.deliveriesPerSec });
+    rows.push({ name: `${label}: latency p50`, unit: 'ms', better: 'lower', ours: ours.p50, ws: ws.p50 });
+    rows.push({ name: `${label}: latency p99`, unit: 'ms', better: 'lower', ours: ours.p99, ws: ws.p99 });
+  };
+  for (const n of [small, big]) {
+    pair(`WebSocket x ${n}, publish loop`, await fanout('ours', 'ws', n, rounds(n), 1, { burst }), await fanout('ws', 'ws', n, rounds(n), 1, { burst }), 4);
+    pair(`WebSocket x ${n}, chat`, await fanout('ours', 'ws', n, rounds(n), 1, { burst, chat: true }), await fanout('ws', 'ws', n, rounds(n), 1, { burst, chat: true }), 4);
+  }
+  const floor = await fanout('floor', 'ws', big, rounds(big), 1, { burst });
+  rows.push({ name: `floor x ${big}: server CPU/delivery`, unit: 'us', better: 'lower', ours: floor.cpuPerDelivery, ws: null,
+    note: 'bare net.Server: the 20 pre-framed Buffers as one writev per socket' });
+  for (const kind of ['sse', 'iframe'] as const) {
+    const r = await fanout('ours', kind, small, rounds(small), 1, { burst });
+    const label = `${kind === 'sse' ? 'SSE' : 'iframe'} x ${small}, publish loop`;
+    rows.push({ name: `${label}: server CPU/delivery`, unit: 'us', better: 'lower', ours: r.cpuPerDelivery, ws: null });
+    rows.push({ name: `${label}: latency p50 / p99`, unit: 'ms', better: 'lower', ours: r.p50, ws: null, note: `p99 ${r.p99.toFixed(2)} ms` });
+  }
+  printTable(`Fan-out bursts: ${burst} messages at once, each round waited for at every subscriber (ws: broadcast loop of send() per message)`, rows);
+}
 
 /**
  * Socket.IO fan-out: `io.emit` to 1,000 Socket.IO clients, pushwire's beside

@@ -19,12 +19,15 @@ import path from 'node:path';
 import { cpuMicros, serveRequests, createRequireHere } from './lib.js';
 
 const impl = process.argv.find((a) => a.startsWith('--impl='))?.slice('--impl='.length) ?? 'ours';
+const chat = process.argv.includes('--chat');
 const deflate = process.argv.find((a) => a.startsWith('--deflate='))?.slice('--deflate='.length);
 
 interface Publisher {
   port: number;
   /** Publishes one message on a channel (default `bench`) to every subscriber; returns how many WebSockets it went to. */
   publish(data: unknown, channel?: string): number;
+  /** `count` publishes at once; by default a loop of publish(). */
+  publishMany?(data: unknown, count: number, channel?: string): number;
   stats(): Record<string, number>;
 }
 
@@ -89,24 +92,30 @@ async function startWs(): Promise<Publisher> {
   const { WebSocketServer, WebSocket } = createRequireHere()('ws');
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   await new Promise<void>((resolve) => wss.on('listening', resolve));
-  wss.on('connection', (ws: any) => {
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-  });
   let id = 0;
+  // The broadcast of ws's README: one send() per client, each framing the message anew.
+  const broadcast = (event: string, data: unknown, except: unknown = null) => {
+    const text = JSON.stringify({ id: ++id, event, data });
+    let n = 0;
+    for (const client of wss.clients) {
+      if (client !== except && client.readyState === WebSocket.OPEN) {
+        client.send(text);
+        n++;
+      }
+    }
+    return n;
+  };
+  wss.on('connection', (ws: any) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!chat) return ws.send(data, { binary: isBinary });
+      // The chat of ws's README: every message to everyone else, as pushwire's chat publishes `chat message`.
+      const event = JSON.parse(data.toString());
+      broadcast(event.event, event.data, ws);
+    });
+  });
   return {
     port: wss.address().port,
-    publish(data) {
-      // The broadcast of ws's README: one send() per client, each framing the message anew.
-      const text = JSON.stringify({ id: ++id, event: 'tick', data });
-      let n = 0;
-      for (const client of wss.clients) {
-        if (client.readyState === WebSocket.OPEN) {
-          client.send(text);
-          n++;
-        }
-      }
-      return n;
-    },
+    publish: (data) => broadcast('tick', data),
     stats: () => ({ websockets: wss.clients.size }),
   };
 }
@@ -146,6 +155,16 @@ async function startFloor(): Promise<Publisher> {
     publish(data) {
       const frame = encodeTextFrame(JSON.stringify({ id: ++id, event: 'tick', data }));
       for (const socket of sockets) socket.write(frame);
+      return sockets.size;
+    },
+    publishMany(data, count) {
+      // Frames once, then per socket one writev of them all (cork, the writes, uncork).
+      const frames = Array.from({ length: count }, () => encodeTextFrame(JSON.stringify({ id: ++id, event: 'tick', data })));
+      for (const socket of sockets) {
+        socket.cork();
+        for (const frame of frames) socket.write(frame);
+        socket.uncork();
+      }
       return sockets.size;
     },
     stats: () => ({ websockets: sockets.size }),
@@ -189,10 +208,14 @@ serveRequests({
   },
   stats: () => server!.stats(),
   /** Publishes with the monotonic clock (shared by all processes of the machine) in the data, for latency. */
-  publish(arg: { seq: number; channel?: string }) {
+  publish(arg: { seq: number; channel?: string; count?: number }) {
     const before = cpuMicros();
     const t = Number(process.hrtime.bigint() / 1000n);
-    const n = server!.publish({ seq: arg.seq, t }, arg.channel);
+    const data = { seq: arg.seq, t };
+    const count = arg.count ?? 1;
+    let n = 0;
+    if (count > 1 && server!.publishMany) n = server!.publishMany(data, count, arg.channel);
+    else for (let i = 0; i < count; i++) n = server!.publish(data, arg.channel);
     return { websockets: n, cpu: cpuMicros() - before };
   },
 });

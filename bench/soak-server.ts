@@ -41,10 +41,11 @@ serveRequests({
     }, 10);
     return null;
   },
-  'stop-publishing'() {
+  async 'stop-publishing'() {
     if (publisher) clearInterval(publisher);
     publisher = null;
-    return { published, last: Object.fromEntries(channels.map((c) => [c, server!.push.last(c)])) };
+    const lasts = await Promise.all(channels.map((c) => server!.push.last(c)));
+    return { published, last: Object.fromEntries(channels.map((c, i) => [c, lasts[i]!])) };
   },
   /** With `gc` (the child runs with --expose-gc): the heap after a full collection, what is really held. */
   stats(arg?: { gc?: boolean }) {

@@ -8,6 +8,7 @@ export {
 export { WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions, type Refusal } from './websocket/server.js';
 export { connect, type ClientOptions } from './websocket/client.js';
 export { PreparedMessage } from './websocket/prepared-message.js';
+export { WriteBatch, type BatchTarget } from './http/write-batch.js';
 export { setZlibConcurrency } from './websocket/zlib-limiter.js';
 export { type DeflateOptions } from './protocol/deflate-params.js';
 

@@ -64,8 +64,8 @@ export interface PushwireServerOptions {
   push?: PushOptions;
   /**
    * A shared channel log (RedisChannelLog, `--redis`), owned and closed by the
-   * caller. NOT YET USED: the push techniques still run on their in-memory
-   * log until they move to the asynchronous log interface.
+   * caller: every technique, Socket.IO and the demo run on it
+   * (docs/PROTOCOL.md §3.12). Default: the in-memory log.
    */
   channelLog?: AsyncChannelLog;
   /** Tuning of Socket.IO (pingInterval, pingTimeout, maxHttpBufferSize, connectTimeout, recovery). */
@@ -132,7 +132,13 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const echo = mountEcho(router, config.maxMessage);
   closables.push({ close: () => new Promise<void>((resolve) => echo.close(resolve)) });
 
-  const push = mountPush(router, { dataDir: config.dataDir, maxMessage: config.maxMessage, ...options.push, metrics });
+  const push = mountPush(router, {
+    dataDir: config.dataDir,
+    maxMessage: config.maxMessage,
+    ...options.push,
+    ...(options.channelLog ? { log: options.channelLog } : {}),
+    metrics,
+  });
   closables.push(push);
   registerPushMetrics(metrics, push);
 

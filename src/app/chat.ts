@@ -16,11 +16,14 @@ export function chatRefusal(data: unknown): string | null {
   return null;
 }
 
-/** A chat message from any client: checked, then published on `chat`. Throws EventRefused. */
-export function receiveChat(push: Pick<AppPush, 'publish'>, data: unknown): void {
+/**
+ * A chat message from any client: checked (throws EventRefused at once),
+ * then published on `chat`; the promise rejects when the log cannot take it.
+ */
+export function receiveChat(push: Pick<AppPush, 'publish'>, data: unknown): Promise<unknown> {
   const refusal = chatRefusal(data);
   if (refusal) throw new EventRefused(refusal);
-  push.publish(CHAT_CHANNEL, CHAT_EVENT, data);
+  return push.publish(CHAT_CHANNEL, CHAT_EVENT, data);
 }
 
 /** Any client (WebSocket frame or POST /push/emit) may chat; everyone subscribed to `chat` hears it. */

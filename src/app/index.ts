@@ -44,7 +44,7 @@ export function mountApp(router: Router, push: AppPush, config: Pick<ServerConfi
   const registrations = new Registrations(journal, replay.registrations, config.capacity, push);
   log(`demo: ${replay.registrations.length} of ${config.capacity} places taken, journal ${journal.file}`);
 
-  router.get('/api/registrations', (_req, res) => sendJson(res, 200, registrations.state()));
+  router.get('/api/registrations', async (_req, res) => sendJson(res, 200, await registrations.state()));
   router.post('/api/registrations', async (req, res) => {
     const name = nameFromBody(await readJson(req, MAX_REGISTRATION_BODY));
     sendJson(res, 201, await registrations.register(name));
@@ -66,7 +66,7 @@ export function mountApp(router: Router, push: AppPush, config: Pick<ServerConfi
     registrations,
     async close() {
       await registrations.close();
-      log(`demo: journal closed, ${registrations.state().count} registrations durable`);
+      log(`demo: journal closed, ${registrations.count} registrations durable`);
     },
   };
 }

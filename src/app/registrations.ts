@@ -74,6 +74,11 @@ export class Registrations {
   /** Places durable and published: what GET and the page show. */
   private acknowledged: number;
   private closing = false;
+  /** The highest count the log could not take (0: none waiting). */
+  private unpublished = 0;
+  private retry: NodeJS.Timeout | null = null;
+  /** Counts the log could not take at first (each was retried). */
+  publishFailures = 0;
 
   constructor(journal: Journal, replayed: readonly Registration[], capacity: number, push: AppPush) {
     this.journal = journal;
@@ -83,9 +88,25 @@ export class Registrations {
     this.reserved = this.acknowledged = replayed.length;
   }
 
-  /** GET /api/registrations: the count and the id it corresponds to, read together. */
-  state(): CountState & { last: number } {
-    return { count: this.acknowledged, capacity: this.capacity, last: this.push.last(REGISTRATIONS_CHANNEL) };
+  /** Places durable: the count GET shows. */
+  get count(): number {
+    return this.acknowledged;
+  }
+
+  /**
+   * GET /api/registrations: the count and the id it corresponds to. The id is
+   * read first: every count published at or below it was acknowledged before,
+   * so the count includes it; a later one the page gets live (counts are
+   * absolute, so one it already includes changes nothing). While a shared
+   * log is away, the highest id this process has seen stands in: too low
+   * costs the page only updates it already counted.
+   */
+  async state(): Promise<CountState & { last: number }> {
+    const last = await this.push.last(REGISTRATIONS_CHANNEL).catch((err: unknown) => {
+      if (!this.push.knownLast) throw err;
+      return this.push.knownLast(REGISTRATIONS_CHANNEL);
+    });
+    return { count: this.acknowledged, capacity: this.capacity, last };
   }
 
   /** Registers a (validated) name; resolves once durable and published, or throws HttpError 409/503. */
@@ -106,13 +127,40 @@ export class Registrations {
     }
     // Batches complete in order, so places are acknowledged (and their counts published) in order.
     this.acknowledged = n;
-    this.push.publish(REGISTRATIONS_CHANNEL, COUNT_EVENT, { count: n, capacity: this.capacity });
+    this.publishCount(n);
     return { count: n, capacity: this.capacity };
+  }
+
+  /**
+   * Publishes the count. The registration is durable and counted whatever
+   * happens here, so it is answered 201 even when a shared log cannot take
+   * the update (docs/PROTOCOL.md §3.12); the count is then published again,
+   * once a second, until the log takes it or a later registration publishes
+   * a higher one (counts are absolute: the latest says it all).
+   */
+  private publishCount(n: number): void {
+    this.push.publish(REGISTRATIONS_CHANNEL, COUNT_EVENT, { count: n, capacity: this.capacity }).then(() => {
+      if (n >= this.unpublished) this.unpublished = 0;
+    }, () => {
+      if (this.closing) return;
+      this.publishFailures++;
+      if (n > this.unpublished) this.unpublished = n;
+      if (this.retry === null) {
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          // A later registration may have published meanwhile.
+          if (this.unpublished !== 0 && this.unpublished === this.acknowledged) this.publishCount(this.acknowledged);
+          else this.unpublished = 0;
+        }, 1000);
+        this.retry.unref();
+      }
+    });
   }
 
   /** Stops taking registrations and makes every accepted one durable. */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.retry) clearTimeout(this.retry);
     await this.journal.close();
   }
 }

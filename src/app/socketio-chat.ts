@@ -9,20 +9,22 @@ import type { AppPush } from './push-api.js';
  * message` published there by any technique, its own included (the seed's
  * `io.emit`). A `chat message` it sends passes the same check as any other
  * client's; a refused one is dropped, and its acknowledgement, if it asked
- * for one, says why: `{"error": "..."}`.
+ * for one, says why: `{"error": "..."}`; so does a message the log could
+ * not take (a shared log that cannot reach Redis).
  */
 export function mountSocketIoChat(io: Server, push: Pick<AppPush, 'publish'>): void {
   io.on('connection', (socket) => {
     socket.join(CHAT_CHANNEL);
     socket.on(CHAT_EVENT, (data: unknown, ack?: unknown) => {
-      let answer: Record<string, unknown> = { ok: true };
+      const reply = (answer: Record<string, unknown>) => { if (typeof ack === 'function') ack(answer); };
+      let published: Promise<unknown>;
       try {
-        receiveChat(push, data);
+        published = receiveChat(push, data);
       } catch (err) {
         if (!(err instanceof EventRefused)) throw err;
-        answer = { error: err.message };
+        return reply({ error: err.message });
       }
-      if (typeof ack === 'function') ack(answer);
+      published.then(() => reply({ ok: true }), (err: unknown) => reply({ error: (err as Error)?.message ?? 'not published' }));
     });
   });
 }

@@ -1,4 +1,4 @@
-import type { ChannelLog, Subscriber } from './channel-log.js';
+import type { AsyncChannelLog, ReadResult, Subscriber } from './log.js';
 import type { PushMessage } from './message.js';
 import { PushMetrics, type TechniqueMetrics } from './push-metrics.js';
 
@@ -8,8 +8,21 @@ const UNCOUNTED: TechniqueMetrics = new PushMetrics().poll;
 /** docs/PROTOCOL.md §3.11: a subscription names 1 to 100 channels. */
 export const MAX_CHANNELS = 100;
 
+/** A gap the log reported while a batch was catching up: messages of `channel` up to `last` are gone. */
+class HeldGap {
+  constructor(readonly channel: string, readonly last: number) {}
+}
+
+/** Deliveries held while a batch of channels reads its backlog. */
+class CatchUp {
+  readonly held: Array<PushMessage | HeldGap> = [];
+}
+
 /** One channel of a subscription, and how far its client has got in it. */
 export class Cursor {
+  /** Set while the channel's backlog is being read: deliveries wait there. */
+  catchUp: CatchUp | null = null;
+
   constructor(
     readonly channel: string,
     /** The last id sent on this channel (or the gap's L): later deliveries continue from here. */
@@ -27,11 +40,14 @@ export interface ChannelSink {
   gap(cursor: Cursor): void;
 }
 
-/** A channel to add, and the last id the client has of it. */
+/** A channel to add, and the last id the client has of it (null: none, only new messages). */
 export interface ChannelRequest {
   readonly channel: string;
-  readonly since: number;
+  readonly since: number | null;
 }
+
+const NONE: readonly PushMessage[] = [];
+const RESOLVED = Promise.resolve();
 
 /**
  * The channels of one connection, each with its cursor, subscribed to the
@@ -45,7 +61,7 @@ export class ChannelSet implements Subscriber {
   private closed = false;
 
   constructor(
-    private readonly log: ChannelLog,
+    private readonly log: AsyncChannelLog,
     private readonly sink: ChannelSink,
     /** Where deliveries and subscriptions of this set are counted (docs/PROTOCOL.md §6.2). */
     private readonly metrics: TechniqueMetrics = UNCOUNTED,
@@ -61,45 +77,101 @@ export class ChannelSet implements Subscriber {
   /**
    * Adds channels: a gap notice for each channel whose cursor cannot be
    * served, then what the log retains past the cursors (merged in publish
-   * order), then live messages. All synchronous, so nothing published in
-   * between can slip past. Channels already in the set are left as they are.
+   * order), then live messages. The log may answer later (a shared log is
+   * read over the network), so the channels are subscribed first and what
+   * arrives meanwhile waits; nothing is lost or doubled. `onRead` runs once
+   * the log answered, before anything reaches the sink (a stream sends its
+   * head there). Rejects if the log cannot be read: those channels are then
+   * dropped. Channels already in the set are left as they are.
    */
-  add(requests: readonly ChannelRequest[], tagged: boolean): void {
-    if (this.closed) return;
-    let backlog: PushMessage[] | null = null;
-    let sources = 0;
+  add(requests: readonly ChannelRequest[], tagged: boolean, onRead?: () => void): Promise<void> {
+    if (this.closed) return RESOLVED;
+    const batch = new CatchUp();
     const added: Cursor[] = [];
+    const fresh: boolean[] = [];
+    const reads: Array<Promise<ReadResult>> = [];
     for (const { channel, since } of requests) {
       if (this.cursors.has(channel)) continue;
-      const read = this.log.read(channel, since);
-      const cursor = new Cursor(channel, since, tagged);
+      const cursor = new Cursor(channel, since ?? 0, tagged);
+      cursor.catchUp = batch;
       this.cursors.set(channel, cursor);
       this.log.subscribe(channel, this);
       this.metrics.subscriptions.value++;
       this.metrics.subscribed.value++;
+      added.push(cursor);
+      fresh.push(since === null);
+      // Subscribed first, so that "the last id" read now leaves nothing out.
+      reads.push(since === null ? this.log.last(channel).then(latestOnly) : this.log.read(channel, since));
+    }
+    if (added.length === 0) {
+      onRead?.();
+      return RESOLVED;
+    }
+    return Promise.all(reads).then(
+      (results) => this.handOver(batch, added, fresh, results, onRead),
+      (err: unknown) => {
+        for (const cursor of added) if (this.cursors.get(cursor.channel) === cursor) this.remove(cursor.channel);
+        throw err;
+      },
+    );
+  }
+
+  /** The backlog (or gap notices), then what waited meanwhile; from here on deliveries go straight through. */
+  private handOver(batch: CatchUp, added: Cursor[], fresh: boolean[], results: ReadResult[], onRead?: () => void): void {
+    if (this.closed) return;
+    onRead?.();
+    let backlog: PushMessage[] | null = null;
+    let sources = 0;
+    const gaps: Cursor[] = [];
+    for (let i = 0; i < added.length; i++) {
+      const cursor = added[i]!;
+      const read = results[i]!;
+      if (fresh[i]) cursor.last = read.last;
       if (read.gap) {
         cursor.last = read.last;
-        added.push(cursor);
+        gaps.push(cursor);
       } else if (read.messages.length > 0) {
         backlog = backlog === null ? (read.messages as PushMessage[]) : backlog.concat(read.messages);
         sources++;
       }
     }
-    for (const cursor of added) {
+    for (const cursor of gaps) {
       if (this.closed) return;
-      this.sink.gap(cursor);
+      if (cursor.catchUp === batch) this.sink.gap(cursor);
     }
-    if (backlog === null) return;
-    if (sources > 1) backlog.sort(byOrder);
-    for (const message of backlog) {
-      if (this.closed) return;
-      this.deliver(message);
+    if (backlog !== null) {
+      if (sources > 1) backlog.sort(byOrder);
+      for (const message of backlog) {
+        if (this.closed) return;
+        this.pass(message, batch);
+      }
     }
+    // A sink may publish from message() (on an in-memory log that delivers at once):
+    // it lands here too, and is passed on in turn.
+    const held = batch.held;
+    for (let i = 0; i < held.length && !this.closed; i++) {
+      const item = held[i]!;
+      if (item instanceof HeldGap) this.gapFromLog(item.channel, item.last, batch);
+      else this.pass(item, batch);
+    }
+    for (const cursor of added) if (cursor.catchUp === batch) cursor.catchUp = null;
+  }
+
+  /** A message of a channel of `batch`, handed over during catch-up. */
+  private pass(message: PushMessage, batch: CatchUp): void {
+    const cursor = this.cursors.get(message.channel);
+    if (cursor === undefined || cursor.catchUp !== batch || message.id <= cursor.last) return;
+    cursor.last = message.id;
+    this.metrics.delivered.value++;
+    this.sink.message(message, cursor);
   }
 
   /** Drops a channel; false if it was not in the set. */
   remove(channel: string): boolean {
-    if (!this.cursors.delete(channel)) return false;
+    const cursor = this.cursors.get(channel);
+    if (cursor === undefined) return false;
+    this.cursors.delete(channel);
+    cursor.catchUp = null;
     this.log.unsubscribe(channel, this);
     this.metrics.subscriptions.value--;
     return true;
@@ -107,10 +179,31 @@ export class ChannelSet implements Subscriber {
 
   deliver(message: PushMessage): void {
     const cursor = this.cursors.get(message.channel);
-    if (cursor === undefined || message.id <= cursor.last) return;
+    if (cursor === undefined) return;
+    if (cursor.catchUp !== null) return void cursor.catchUp.held.push(message);
+    if (message.id <= cursor.last) return;
     cursor.last = message.id;
     this.metrics.delivered.value++;
     this.sink.message(message, cursor);
+  }
+
+  /** The log lost messages of `channel` up to `last` (a shared log that could not be reached for too long). */
+  deliverGap(channel: string, last: number): void {
+    const cursor = this.cursors.get(channel);
+    if (cursor === undefined) return;
+    if (cursor.catchUp !== null) {
+      cursor.catchUp.held.push(new HeldGap(channel, last));
+      return;
+    }
+    this.gapFromLog(channel, last, null);
+  }
+
+  /** Only forward: what the log lost up to L, the backlog may have handed over already. */
+  private gapFromLog(channel: string, last: number, batch: CatchUp | null): void {
+    const cursor = this.cursors.get(channel);
+    if (cursor === undefined || cursor.catchUp !== batch || last <= cursor.last) return;
+    cursor.last = last;
+    this.sink.gap(cursor);
   }
 
   /** Unsubscribes every channel; nothing more reaches the sink. */
@@ -128,6 +221,10 @@ export class ChannelSet implements Subscriber {
     for (const cursor of this.cursors.values()) text += (text === '' ? '' : ',') + cursor.channel + '@' + cursor.last;
     return text;
   }
+}
+
+function latestOnly(last: number): ReadResult {
+  return { messages: NONE, last, gap: false };
 }
 
 function byOrder(a: PushMessage, b: PushMessage): number {

@@ -45,8 +45,14 @@ export interface PushClient {
    * not be sent (the client is gone, or the 202 went out already).
    */
   emit(event: string, data: unknown): boolean;
-  /** Publishes on a channel: every subscriber of it gets the message, this client too if subscribed. */
-  publish(channel: string, event: string, data: unknown): PushMessage;
+  /**
+   * Publishes on a channel: every subscriber of it gets the message, this
+   * client too if subscribed. Resolves with the message once it has its id;
+   * rejects with LogUnavailableError when a shared log cannot be reached.
+   * Return (or await) it from the handler: the client then hears of the
+   * failure (a 503, or a `push:error` event on its WebSocket).
+   */
+  publish(channel: string, event: string, data: unknown): Promise<PushMessage>;
 }
 
 export type EventHandler = (data: unknown, client: PushClient) => void | Promise<void>;
@@ -130,7 +136,7 @@ class HttpClient implements PushClient {
 
   constructor(
     readonly id: number,
-    private readonly publisher: (channel: string, event: string, data: unknown) => PushMessage,
+    private readonly publisher: (channel: string, event: string, data: unknown) => Promise<PushMessage>,
     readonly request: PushRequest,
   ) {}
 
@@ -140,7 +146,7 @@ class HttpClient implements PushClient {
     return true;
   }
 
-  publish(channel: string, event: string, data: unknown): PushMessage {
+  publish(channel: string, event: string, data: unknown): Promise<PushMessage> {
     return this.publisher(channel, event, data);
   }
 }
@@ -148,11 +154,13 @@ class HttpClient implements PushClient {
 /**
  * `POST /push/emit` with `{"event", "data"}`: 202, or 400 for a malformed or
  * refused event, 403 when the authorization hook refuses the connection
- * (before the body is read) or the event, 413 past the size bound.
+ * (before the body is read) or the event, 413 past the size bound, 503 when
+ * what its handler published could not reach a shared log
+ * (LogUnavailableError is an HttpError 503).
  */
 export function mountEmit(
   router: Router, ctx: PushContext, handlers: EventHandlers,
-  publisher: (channel: string, event: string, data: unknown) => PushMessage,
+  publisher: (channel: string, event: string, data: unknown) => Promise<PushMessage>,
 ): void {
   router.post('/push/emit', async (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
     const request = new PushRequest(req, url, 'emit');

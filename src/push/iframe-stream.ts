@@ -39,7 +39,7 @@ class IframeStream extends StreamSubscription {
 
 export function mountIframe(router: Router, streams: StreamRegistry): void {
   router.get('/push/iframe', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    const params = subscriptionParams(url, streams.ctx.log);
+    const params = subscriptionParams(url);
     const callback = callbackParam(url);
     return streams.start(req, url, new IframeStream(streams, res, params, callback));
   });

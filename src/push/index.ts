@@ -2,7 +2,9 @@ import type http from 'node:http';
 import path from 'node:path';
 import { requestUrl } from '../http/respond.js';
 import type { Router } from '../http/router.js';
-import { MemoryChannelLog, type ChannelLog } from './channel-log.js';
+import { WriteBatch } from '../http/write-batch.js';
+import { MemoryChannelLog } from './channel-log.js';
+import { asyncLog, type AsyncChannelLog } from './log.js';
 import { Gate, PushRequest, type Technique } from './authorize.js';
 import { EventHandlers, mountEmit, type EventHandler } from './event-api.js';
 import { IdSequence } from './id-sequence.js';
@@ -22,6 +24,9 @@ export { AuthorizationRefused, Forbidden, PushRequest, type PushAuthorizer, type
 export { LimitRefused } from './limits.js';
 export { EventRefused, type EventHandler, type PushClient, type Transport } from './event-api.js';
 export { MemoryChannelLog, type ChannelLog, type ReadResult, type Subscriber } from './channel-log.js';
+export { asyncLog, LogUnavailableError, type AsyncChannelLog } from './log.js';
+export { follow, Following, type FollowResult } from './follow.js';
+export { RedisChannelLog, type RedisCommandClient, type RedisSubscriberClient, type RedisLogOptions } from './redis-log.js';
 export { IdSequence } from './id-sequence.js';
 export { type ChannelList, type ChannelSubscription } from './local-subscription.js';
 export { PushMessage, scriptSafeJson } from './message.js';
@@ -51,18 +56,26 @@ export interface PushStats {
 export interface PushApi {
   /**
    * Publishes on a channel: the message gets the channel's next id and goes to
-   * every subscriber, whatever its technique. Throws TypeError for a bad
-   * channel name, an event name that is empty or reserved (`push:`), or data
-   * JSON cannot hold; LimitRefused (503) for a new channel past maxChannels.
+   * every subscriber, whatever its technique. Throws TypeError at once for a
+   * bad channel name, an event name that is empty or reserved (`push:`), or
+   * data JSON cannot hold, and LimitRefused (503) for a new channel past
+   * maxChannels. Resolves with the message once it has its id (on
+   * the in-memory log, already delivered when this returns); rejects with
+   * LogUnavailableError (an HttpError 503) when a shared log cannot be
+   * reached. A rejection nobody awaits is not fatal.
    */
-  publish(channel: string, event: string, data: unknown): PushMessage;
-  /** The channel's latest id (0 if it never had a message). */
-  last(channel: string): number;
+  publish(channel: string, event: string, data: unknown): Promise<PushMessage>;
+  /** The channel's latest id (0 if it never had a message). Rejects with LogUnavailableError. */
+  last(channel: string): Promise<number>;
+  /** The latest id of the channel this process has seen, at once, without asking a shared log (exact in memory). */
+  knownLast(channel: string): number;
   /**
    * Subscribes in process to several channels (docs/PROTOCOL.md §3.11): a
    * name alone gets only new messages, `{name: N}` everything after id N.
    * `onMessage` is called synchronously with each message (and with a
    * `push:gap` message for a cursor that cannot be served); it must not throw.
+   * Its `ready` tells when the backlog is delivered (or that the log could
+   * not be read).
    */
   subscribe(channels: ChannelList, onMessage: (message: PushMessage) => void): ChannelSubscription;
   /**
@@ -79,7 +92,7 @@ export interface PushApi {
   /** Shutdown: WebSockets closed 1001, streams ended, held long polls answered with `"messages": []`. */
   close(): Promise<void>;
   /** The channel log itself, for layers that follow channels (Socket.IO rooms). */
-  readonly log: ChannelLog;
+  readonly log: AsyncChannelLog;
 }
 
 const ID_FILE = 'channel-ids.json';
@@ -90,23 +103,27 @@ const ID_FILE = 'channel-ids.json';
  */
 export function mountPush(router: Router, options: PushOptions = {}): PushApi {
   const settings = resolveSettings(options);
-  const log: ChannelLog = options.log ?? new MemoryChannelLog({
+  // The in-memory log behind already-resolved promises: a delivery costs what it did.
+  const log: AsyncChannelLog = options.log ?? asyncLog(new MemoryChannelLog({
     retention: settings.retention,
     sequence: new IdSequence(settings.dataDir === null ? null : path.join(settings.dataDir, ID_FILE), settings.idBlockSize),
-  });
+  }));
+  const writes = settings.coalesceWrites ? new WriteBatch(settings.writeDelay) : null;
   const metrics = new PushMetrics(options.metrics);
   const limits = new PushLimits(settings, log, metrics);
   const gate = new Gate(options.authorize, metrics);
-  const ctx: PushContext = { log, settings, gate, limits, metrics };
+  const ctx: PushContext = { log, settings, writes, gate, limits, metrics };
 
-  const publish = (channel: string, event: string, data: unknown): PushMessage => {
+  const publish = (channel: string, event: string, data: unknown): Promise<PushMessage> => {
     if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
     checkEventName(event);
     const json = dataToJson(data);
     limits.channels([channel]);
-    const message = log.publish(channel, event, json);
+    const published = log.publish(channel, event, json);
     metrics.published.value++;
-    return message;
+    // A publish fired and forgotten while Redis is away must not end the process.
+    published.catch(ignore);
+    return published;
   };
 
   const handlers = new EventHandlers();
@@ -129,16 +146,18 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     log,
     publish,
     last: (channel) => log.last(channel),
+    knownLast: (channel) => log.knownLast(channel),
     subscribe(channels, onMessage) {
       if (typeof onMessage !== 'function') throw new TypeError('onMessage must be a function');
       const sub = new LocalSubscription(log, onMessage, forget);
       locals.add(sub);
       try {
-        sub.addAll(channels);
+        sub.ready = sub.addAll(channels);
       } catch (err) {
         sub.close();
         throw err;
       }
+      sub.ready.catch(ignore);
       return sub;
     },
     async admitConnection(req, technique) {
@@ -168,3 +187,5 @@ export function mountPush(router: Router, options: PushOptions = {}): PushApi {
     },
   };
 }
+
+function ignore(): void {}

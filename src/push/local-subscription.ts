@@ -1,4 +1,4 @@
-import type { ChannelLog } from './channel-log.js';
+import type { AsyncChannelLog } from './log.js';
 import { ChannelSet, MAX_CHANNELS, type ChannelSink, type Cursor } from './channel-set.js';
 import { CHANNEL_NAME, gapMessage, type PushMessage } from './message.js';
 
@@ -13,8 +13,13 @@ export type ChannelList = string | readonly string[] | Readonly<Record<string, n
  * `push:gap` message (id L, the channel's last id) first.
  */
 export interface ChannelSubscription {
-  /** Adds a channel: what is retained after `since` at once, then live messages. Without since: only new ones. Ignored if already there. */
-  add(channel: string, since?: number | null): void;
+  /**
+   * Adds a channel: what is retained after `since`, then live messages.
+   * Without since: only new ones. Ignored if already there. Resolves once the
+   * backlog is delivered; rejects (and the channel is dropped) when a shared
+   * log cannot be read.
+   */
+  add(channel: string, since?: number | null): Promise<void>;
   /** Drops a channel; false if it was not subscribed. */
   remove(channel: string): boolean;
   /** Each channel's cursor: the last id delivered (or the gap's L). */
@@ -22,14 +27,17 @@ export interface ChannelSubscription {
   /** Drops every channel; nothing more is delivered. */
   close(): void;
   readonly closed: boolean;
+  /** Resolves once the first channels' backlog is delivered; rejects when a shared log could not be read (they are then dropped). */
+  readonly ready: Promise<void>;
 }
 
 export class LocalSubscription implements ChannelSubscription, ChannelSink {
   private readonly set: ChannelSet;
   closed = false;
+  ready: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly log: ChannelLog,
+    log: AsyncChannelLog,
     private readonly onMessage: (message: PushMessage) => void,
     private readonly onClose: (sub: LocalSubscription) => void,
   ) {
@@ -37,21 +45,24 @@ export class LocalSubscription implements ChannelSubscription, ChannelSink {
   }
 
   /** Adds a list of channels in one go: their backlogs merged in publish order. */
-  addAll(list: ChannelList): void {
+  addAll(list: ChannelList): Promise<void> {
     const entries: Array<[string, number | null | undefined]> =
       typeof list === 'string' ? [[list, null]]
         : Array.isArray(list) ? (list as readonly string[]).map((c) => [c, null])
           : Object.entries(list as Record<string, number | null>);
     if (entries.length > MAX_CHANNELS) throw new RangeError(`at most ${MAX_CHANNELS} channels per subscription`);
     const requests = entries.map(([channel, since]) => ({ channel: checkChannel(channel), since: this.cursorOf(channel, since) }));
-    this.set.add(requests, true);
+    return this.set.add(requests, true);
   }
 
-  add(channel: string, since?: number | null): void {
+  add(channel: string, since?: number | null): Promise<void> {
     if (this.closed) throw new Error('the subscription is closed');
     checkChannel(channel);
     if (!this.set.has(channel) && this.set.size >= MAX_CHANNELS) throw new RangeError(`at most ${MAX_CHANNELS} channels per subscription`);
-    this.set.add([{ channel, since: this.cursorOf(channel, since) }], true);
+    const added = this.set.add([{ channel, since: this.cursorOf(channel, since) }], true);
+    // A caller that does not wait for it must not get an unhandled rejection.
+    added.catch(ignore);
+    return added;
   }
 
   remove(channel: string): boolean {
@@ -79,8 +90,8 @@ export class LocalSubscription implements ChannelSubscription, ChannelSink {
     this.onMessage(gapMessage(cursor.channel, cursor.last));
   }
 
-  private cursorOf(channel: string, since: number | null | undefined): number {
-    if (since === undefined || since === null) return this.log.last(channel);
+  private cursorOf(channel: string, since: number | null | undefined): number | null {
+    if (since === undefined || since === null) return null;
     if (!Number.isSafeInteger(since) || since < 0) throw new TypeError(`since of ${channel} must be a non-negative integer`);
     return since;
   }
@@ -90,3 +101,5 @@ function checkChannel(channel: unknown): string {
   if (typeof channel !== 'string' || !CHANNEL_NAME.test(channel)) throw new TypeError(`bad channel name: ${String(channel)}`);
   return channel;
 }
+
+function ignore(): void {}

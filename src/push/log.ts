@@ -27,6 +27,14 @@ export interface AsyncChannelLog {
   readonly subscriptionCount: number;
   /** Channels held in memory by this process. */
   readonly channelCount: number;
+  /** Whether this process holds the channel now (the channel limit of docs/PROTOCOL.md §6.1 counts only new ones). */
+  hasChannel?(channel: string): boolean;
+  /**
+   * The latest id this process knows of, without asking anyone: exact for an
+   * in-memory log; for a shared log the highest id it has seen (it may be
+   * behind). For labels and offsets, never for deciding what to deliver.
+   */
+  knownLast(channel: string): number;
   /** Lets go of connections and timers; later calls reject. */
   close(): Promise<void>;
 }
@@ -56,6 +64,7 @@ class SyncLogAdapter implements AsyncChannelLog {
 
   get subscriptionCount(): number { return this.inner.subscriptionCount; }
   get channelCount(): number { return this.inner.channelCount; }
+  hasChannel(channel: string): boolean { return this.inner.hasChannel?.(channel) ?? false; }
 
   publish(channel: string, event: string, dataJson: string): Promise<PushMessage> {
     if (this.closed) return Promise.reject(new LogUnavailableError('the channel log is closed'));
@@ -75,6 +84,10 @@ class SyncLogAdapter implements AsyncChannelLog {
     return Promise.resolve(this.inner.last(channel));
   }
 
+  knownLast(channel: string): number {
+    return this.inner.last(channel);
+  }
+
   subscribe(channel: string, subscriber: Subscriber): void {
     this.inner.subscribe(channel, subscriber);
   }
@@ -92,4 +105,14 @@ class SyncLogAdapter implements AsyncChannelLog {
 /** `log` (e.g. a MemoryChannelLog) as an AsyncChannelLog. */
 export function asyncLog(log: ChannelLog): AsyncChannelLog {
   return new SyncLogAdapter(log);
+}
+
+/** The synchronous log behind `log` when it is one made by asyncLog(); null for a shared log. */
+export function syncView(log: AsyncChannelLog): ChannelLog | null {
+  return log instanceof SyncLogAdapter ? log.inner : null;
+}
+
+/** An AsyncChannelLog rather than a synchronous ChannelLog (only the former has close()). */
+export function isAsyncLog(log: ChannelLog | AsyncChannelLog): log is AsyncChannelLog {
+  return typeof (log as AsyncChannelLog).close === 'function';
 }

@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import { HttpError } from '../http/respond.js';
-import type { ChannelLog } from './channel-log.js';
 import { MAX_CHANNELS, type ChannelRequest } from './channel-set.js';
 import { CHANNEL_NAME } from './message.js';
 
@@ -26,10 +25,10 @@ export function parseCursor(text: string): number | null {
 
 /**
  * The client's cursor: `since=N`, or for SSE a `Last-Event-ID` header, which
- * wins (it is what EventSource sends on its own reconnects). Absent: the
- * channel's current last id, i.e. only new messages.
+ * wins (it is what EventSource sends on its own reconnects). Absent: null,
+ * only new messages (the channel's last id, read once subscribed).
  */
-export function sinceParam(url: URL, log: ChannelLog, channel: string, req?: http.IncomingMessage): number {
+export function sinceParam(url: URL, req?: http.IncomingMessage): number | null {
   const header = req?.headers['last-event-id'];
   if (header !== undefined) {
     const since = parseCursor(String(header).trim());
@@ -37,7 +36,7 @@ export function sinceParam(url: URL, log: ChannelLog, channel: string, req?: htt
     return since;
   }
   const raw = url.searchParams.get('since');
-  if (raw === null) return log.last(channel);
+  if (raw === null) return null;
   const since = parseCursor(raw);
   if (since === null) throw new HttpError(400, 'bad parameter since: must be a non-negative integer');
   return since;
@@ -58,14 +57,14 @@ export interface SubscriptionParams {
  * names that the request also lists. `allowNone` (WebSocket): neither
  * parameter opens a connection with no channel.
  */
-export function subscriptionParams(url: URL, log: ChannelLog, req?: http.IncomingMessage, allowNone = false): SubscriptionParams {
+export function subscriptionParams(url: URL, req?: http.IncomingMessage, allowNone = false): SubscriptionParams {
   const params = url.searchParams;
   const specs = params.getAll('channels');
   if (specs.length === 0) {
     if (allowNone && !params.has('channel') && !params.has('since')) return { tagged: false, channels: [] };
     if (!params.has('channel') && !allowNone) throw new HttpError(400, 'missing parameter: channel (or channels)');
     const channel = channelParam(url);
-    return { tagged: false, channels: [{ channel, since: sinceParam(url, log, channel, req) }] };
+    return { tagged: false, channels: [{ channel, since: sinceParam(url, req) }] };
   }
   if (specs.length > 1) throw new HttpError(400, 'parameter channels given more than once');
   if (params.has('channel')) throw new HttpError(400, 'channels and channel cannot be combined');
@@ -78,7 +77,7 @@ export function subscriptionParams(url: URL, log: ChannelLog, req?: http.Incomin
     }
   }
   const channels: ChannelRequest[] = [];
-  for (const [channel, since] of cursors) channels.push({ channel, since: since ?? log.last(channel) });
+  for (const [channel, since] of cursors) channels.push({ channel, since });
   return { tagged: true, channels };
 }
 

@@ -144,6 +144,10 @@ export class RedisChannelLog implements AsyncChannelLog {
     return (await this.fetch(channel, Number.MAX_SAFE_INTEGER)).last;
   }
 
+  knownLast(channel: string): number {
+    return this.floor(channel);
+  }
+
   subscribe(channel: string, subscriber: Subscriber): void {
     if (this.closed) return;
     // Without the pub/sub subscription only this server's own messages would arrive.

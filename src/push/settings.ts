@@ -1,6 +1,7 @@
 import type { MetricsRegistry } from '../metrics/registry.js';
 import type { Gate, PushAuthorizer } from './authorize.js';
-import type { ChannelLog } from './channel-log.js';
+import type { AsyncChannelLog } from './log.js';
+import type { WriteBatch } from '../http/write-batch.js';
 import type { PushLimits } from './limits.js';
 import type { PushMetrics } from './push-metrics.js';
 
@@ -12,8 +13,12 @@ export interface PushOptions {
   retention?: number;
   /** Ids reserved per durable write. */
   idBlockSize?: number;
-  /** A ready-made log instead of the in-memory one (dataDir, retention, idBlockSize are then unused). */
-  log?: ChannelLog;
+  /**
+   * A ready-made log instead of the in-memory one (dataDir, retention,
+   * idBlockSize are then unused): a RedisChannelLog shares the channels with
+   * every server on that Redis (docs/PROTOCOL.md §3.12). Its owner closes it.
+   */
+  log?: AsyncChannelLog;
   /** Who may connect, subscribe to what, and send which events (docs/PROTOCOL.md §6.4); absent: everyone, everything. */
   authorize?: PushAuthorizer;
   /** Where the push layer registers its metrics (the server's GET /metrics); absent: counted, not shown. */
@@ -42,6 +47,13 @@ export interface PushOptions {
   maxMessage?: number;
   /** Largest POST /push/emit body. */
   maxEmitBody?: number;
+  /**
+   * What is owed to one WebSocket or stream within one turn of the event loop
+   * leaves in one write at the end of the turn (docs/PROTOCOL.md §3.9); false: one write per message.
+   */
+  coalesceWrites?: boolean;
+  /** With coalesceWrites, wait this many ms more before writing (fewer writes, more latency); 0: the end of the turn. */
+  writeDelay?: number;
 }
 
 export type PushSettings = Required<Omit<PushOptions, 'log' | 'dataDir' | 'authorize' | 'metrics'>> & { dataDir: string | null };
@@ -62,6 +74,8 @@ export const PUSH_DEFAULTS: PushSettings = {
   maxQueuedBytes: 1024 * 1024,
   maxMessage: 16 * 1024 * 1024,
   maxEmitBody: 64 * 1024,
+  coalesceWrites: true,
+  writeDelay: 0,
 };
 
 export function resolveSettings(options: PushOptions): PushSettings {
@@ -79,8 +93,10 @@ export function resolveSettings(options: PushOptions): PushSettings {
 
 /** What every technique gets: the log, the settings, the authorization gate, the limits and the metrics. */
 export interface PushContext {
-  readonly log: ChannelLog;
+  readonly log: AsyncChannelLog;
   readonly settings: PushSettings;
+  /** Where broadcast writes wait for the end of the turn; null when coalescing is off. */
+  readonly writes: WriteBatch | null;
   readonly gate: Gate;
   readonly limits: PushLimits;
   readonly metrics: PushMetrics;

@@ -45,6 +45,6 @@ class SseStream extends StreamSubscription {
 
 export function mountSse(router: Router, streams: StreamRegistry): void {
   router.get('/push/sse', (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => {
-    return streams.start(req, url, new SseStream(streams, res, subscriptionParams(url, streams.ctx.log, req), 'sse'));
+    return streams.start(req, url, new SseStream(streams, res, subscriptionParams(url, req), 'sse'));
   });
 }

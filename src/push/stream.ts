@@ -1,10 +1,11 @@
-import { sendError } from '../http/respond.js';
+import { HttpError, sendError } from '../http/respond.js';
 import type http from 'node:http';
 import { PushRequest, channelNames, whenAdmitted } from './authorize.js';
 import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
 import type { PushMessage } from './message.js';
 import type { SubscriptionParams } from './params.js';
 import { STREAM_HEADERS, type PushContext } from './settings.js';
+import { WriteBatch, type BatchTarget } from '../http/write-batch.js';
 
 /** How long an ended stream may take to drain before its connection is dropped. */
 const FINISH_TIMEOUT = 10_000;
@@ -14,12 +15,17 @@ const FINISH_TIMEOUT = 10_000;
  * that carries every message of its channels as it is published. Subclasses
  * say how a message, a gap, a heartbeat and the end look on the wire.
  */
-export abstract class StreamSubscription implements ChannelSink {
+export abstract class StreamSubscription implements ChannelSink, BatchTarget {
   bytes = 0;
   readonly openedAt = Date.now();
   closed = false;
+  /** The head is sent (the log has answered the subscription's reads). */
+  started = false;
   /** The stream's channels and their cursors; subscribed to the log by StreamRegistry.start. */
   readonly channels: ChannelSet;
+  /** Chunks owed until the end of the turn (ctx.writes), which then go as one HTTP chunk. */
+  batched: Buffer[] | null = null;
+  batchedBytes = 0;
 
   constructor(
     protected readonly streams: StreamRegistry,
@@ -46,10 +52,30 @@ export abstract class StreamSubscription implements ChannelSink {
   write(chunk: Buffer | string): void {
     if (this.closed) return;
     const res = this.res;
-    res.write(chunk);
-    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    if (res.writableLength > this.streams.ctx.settings.maxQueuedBytes) this.streams.suspect(this);
+    const writes = this.streams.ctx.writes;
+    if (writes !== null) {
+      const part = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      writes.add(this, part);
+      this.bytes += part.length;
+    } else {
+      res.write(chunk);
+      this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    }
+    if (res.writableLength + this.batchedBytes > this.streams.ctx.settings.maxQueuedBytes) this.streams.suspect(this);
     if (this.bytes > this.maxBytes) this.streams.end(this);
+  }
+
+  /** The chunks owed: corked, so they leave as one HTTP chunk in one write. */
+  writeBatched(data: Buffer | Buffer[]): void {
+    const res = this.res;
+    if (res.destroyed) return;
+    if (Buffer.isBuffer(data)) {
+      res.write(data);
+      return;
+    }
+    res.cork();
+    for (let i = 0; i < data.length; i++) res.write(data[i]!);
+    res.uncork();
   }
 }
 
@@ -73,9 +99,12 @@ export class StreamRegistry {
   get count(): number { return this.open.size; }
 
   /**
-   * Once the request is admitted (limits, then the authorization hook), sends
-   * the head and prelude, then each channel's gap notice or backlog past its
-   * cursor, then live messages. A refusal is thrown (or rejected) for the router.
+   * Once the request is admitted (limits, then the authorization hook),
+   * subscribes, and once the log has answered sends the head and prelude,
+   * then each channel's gap notice or backlog past its cursor, then live
+   * messages. A refusal is thrown (or rejected) for the router; a log that
+   * cannot be read (a shared log whose store is down) gets 503 before any
+   * head is sent.
    */
   start(req: http.IncomingMessage, url: URL, stream: StreamSubscription): void | Promise<void> {
     const { channels } = stream.params;
@@ -84,23 +113,32 @@ export class StreamRegistry {
     return whenAdmitted(admission, () => stream.res.destroyed, () => this.begin(req, stream));
   }
 
-  private begin(req: http.IncomingMessage, stream: StreamSubscription): void {
+  private async begin(req: http.IncomingMessage, stream: StreamSubscription): Promise<void> {
     const { res } = stream;
     if (this.closing) {
       return sendError(res, 503, 'server is shutting down', { Connection: 'close' });
     }
-    if (req.method !== 'HEAD') {
-      this.ctx.limits.streams(this.open.size);
-      this.ctx.limits.channels(channelNames(stream.params.channels));
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+      return void res.end();
     }
-    res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
-    if (req.method === 'HEAD') return void res.end();
-    res.socket?.setNoDelay(true);
-    stream.write(stream.prelude());
+    this.ctx.limits.streams(this.open.size);
+    this.ctx.limits.channels(channelNames(stream.params.channels));
     this.open.add(stream);
-    stream.channels.add(stream.params.channels, stream.params.tagged);
-    if (stream.closed) return;
     res.once('close', () => this.release(stream));
+    try {
+      await stream.channels.add(stream.params.channels, stream.params.tagged, () => {
+        res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+        stream.started = true;
+        res.socket?.setNoDelay(true);
+        stream.write(stream.prelude());
+      });
+    } catch (err) {
+      this.release(stream);
+      if (res.headersSent || res.destroyed) return;
+      throw err instanceof HttpError ? err : new HttpError(503, `cannot read the channel log: ${(err as Error)?.message}`);
+    }
+    if (stream.closed || !this.open.has(stream)) return;
     if (!this.timer) {
       this.timer = setInterval(() => this.beat(), this.ctx.settings.heartbeatInterval);
       this.timer.unref();
@@ -110,6 +148,12 @@ export class StreamRegistry {
   /** Ends a stream properly: its epilogue, then the final chunk. */
   end(stream: StreamSubscription): void {
     if (stream.closed) return;
+    if (!stream.started) {
+      // Still waiting for the log: no head went out, so a plain refusal.
+      this.release(stream);
+      return sendError(stream.res, 503, 'server is shutting down', { Connection: 'close' });
+    }
+    WriteBatch.writeNow(stream);
     const epilogue = stream.epilogue();
     if (epilogue) stream.res.write(epilogue);
     this.release(stream);
@@ -144,6 +188,7 @@ export class StreamRegistry {
   release(stream: StreamSubscription): void {
     if (stream.closed) return;
     stream.closed = true;
+    WriteBatch.drop(stream);
     this.open.delete(stream);
     stream.channels.close();
     if (this.open.size === 0 && this.timer) {
@@ -155,6 +200,7 @@ export class StreamRegistry {
   private beat(): void {
     const now = Date.now();
     for (const stream of this.open) {
+      if (!stream.started) continue;
       if (now - stream.openedAt >= stream.maxAge) this.end(stream);
       else stream.write(stream.heartbeat());
     }

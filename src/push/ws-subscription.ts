@@ -8,15 +8,15 @@ import { abort } from '../http/raw-socket.js';
 import { WebSocketServer } from '../websocket/server.js';
 import { WebSocket } from '../websocket/websocket.js';
 import { AuthorizationRefused, PushRequest, channelNames } from './authorize.js';
-import type { ChannelLog } from './channel-log.js';
-import { ChannelSet, type ChannelSink, type Cursor } from './channel-set.js';
+import { LogUnavailableError, type AsyncChannelLog } from './log.js';
+import { ChannelSet, type ChannelRequest, type ChannelSink, type Cursor } from './channel-set.js';
 import { LimitRefused } from './limits.js';
 import { EventRefused, parseClientEvent, type ClientEvent, type EventHandlers, type PushClient } from './event-api.js';
 import { CHANNEL_NAME, RESERVED_PREFIX, dataToJson, gapMessage, type PushMessage } from './message.js';
 import { subscriptionParams, type SubscriptionParams } from './params.js';
 import type { PushContext } from './settings.js';
 
-type Publisher = (channel: string, event: string, data: unknown) => PushMessage;
+type Publisher = (channel: string, event: string, data: unknown) => Promise<PushMessage>;
 
 /** One `/push/ws` connection: a subscriber of its channels and a client that sends events. */
 class WsSubscriber implements ChannelSink, PushClient {
@@ -28,7 +28,7 @@ class WsSubscriber implements ChannelSink, PushClient {
 
   constructor(
     private readonly owner: WsSubscriptions,
-    log: ChannelLog,
+    log: AsyncChannelLog,
     readonly ws: WebSocket,
     readonly id: number,
     /** The channel of `channel=C`; null when opened with `channels=` or none. */
@@ -60,7 +60,7 @@ class WsSubscriber implements ChannelSink, PushClient {
     return true;
   }
 
-  publish(channel: string, event: string, data: unknown): PushMessage {
+  publish(channel: string, event: string, data: unknown): Promise<PushMessage> {
     return this.owner.publisher(channel, event, data);
   }
 }
@@ -121,7 +121,7 @@ export class WsSubscriptions {
     let admission: void | Promise<void>;
     try {
       const url = requestUrl(req.url);
-      params = subscriptionParams(url, this.ctx.log, undefined, true);
+      params = subscriptionParams(url, undefined, true);
       this.ctx.limits.subscriptionsPerConnection(params.channels.length);
       request = new PushRequest(req, url, 'websocket');
       admission = this.ctx.gate.admit(request, channelNames(params.channels));
@@ -145,27 +145,40 @@ export class WsSubscriptions {
   private attach(ws: WebSocket, params: SubscriptionParams, request: PushRequest): void {
     const channel = params.tagged || params.channels.length === 0 ? null : params.channels[0]!.channel;
     const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel, request);
+    // Broadcast frames owed in one turn leave in one write (docs/PROTOCOL.md §3.9).
+    ws.coalesceWrites(this.ctx.writes);
     this.active.add(subscriber);
     ws.on('close', () => this.release(subscriber));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.receive(subscriber, data, isBinary));
-    subscriber.set.add(params.channels, params.tagged);
+    this.follow(subscriber, params.channels, params.tagged);
+  }
+
+  /** Adds channels; a log that cannot be read closes the connection 1013, and the client resumes later. */
+  private follow(subscriber: WsSubscriber, channels: readonly ChannelRequest[], tagged: boolean): void {
+    if (channels.length === 0) return;
+    subscriber.set.add(channels, tagged).catch((err: unknown) => {
+      if (subscriber.released) return;
+      this.closeClient(subscriber, CloseCode.TryAgainLater, `cannot read the channel log: ${(err as Error)?.message}`);
+    });
   }
 
   private receive(client: WsSubscriber, data: Buffer, isBinary: boolean): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
     let result: void | Promise<void>;
+    let name: string | undefined;
     try {
       if (isBinary) throw new EventRefused('events are JSON text frames');
       const event = parseClientEvent(data.toString('utf8'));
       if (event.event.startsWith(RESERVED_PREFIX)) return this.control(client, event);
+      name = event.event;
       const admission = this.ctx.gate.emit(client.request, event.event, event.data);
       result = admission
         ? admission.then(() => (client.released ? undefined : this.handlers.dispatch(event, client)))
         : this.handlers.dispatch(event, client);
     } catch (err) {
-      return this.refuse(client, err);
+      return this.refuse(client, err, name);
     }
-    if (result) result.catch((err: unknown) => this.refuse(client, err));
+    if (result) result.catch((err: unknown) => this.refuse(client, err, name));
   }
 
   /** `push:subscribe` and `push:unsubscribe`; any other `push:` event is malformed (docs/PROTOCOL.md §3.11). */
@@ -189,7 +202,7 @@ export class WsSubscriptions {
     }
     if (client.set.has(channel) || client.pending.has(channel)) return;
     this.ctx.limits.subscriptionsPerConnection(client.set.size + client.pending.size + 1);
-    const cursor = typeof since === 'number' ? since : this.ctx.log.last(channel);
+    const cursor = typeof since === 'number' ? since : null;
     const admission = this.ctx.gate.subscribe(client.request, channel);
     if (!admission) return this.addChannel(client, channel, cursor);
     const token = {};
@@ -211,16 +224,22 @@ export class WsSubscriptions {
   }
 
   /** A channel admitted in band: nothing of it was sent before this point. */
-  private addChannel(client: WsSubscriber, channel: string, since: number): void {
+  private addChannel(client: WsSubscriber, channel: string, since: number | null): void {
     if (client.released) return;
     this.ctx.limits.channels([channel]);
-    client.set.add([{ channel, since }], true);
+    this.follow(client, [{ channel, since }], true);
   }
 
-  private refuse(client: WsSubscriber, err: unknown): void {
+  private refuse(client: WsSubscriber, err: unknown, event?: string): void {
     if (client.released) return;
     if (err instanceof EventRefused || err instanceof AuthorizationRefused) return this.closeClient(client, CloseCode.PolicyViolation, err.message);
     if (err instanceof LimitRefused) return this.closeClient(client, err.closeCode, err.message);
+    if (err instanceof LogUnavailableError) {
+      // The event was fine; the log could not take what it published. The connection and its
+      // subscriptions stay: the client hears why, and may send it again (docs/PROTOCOL.md §3.12).
+      client.emit('push:error', { event: event ?? null, error: err.message });
+      return;
+    }
     console.error('pushwire: event handler failed:', err);
     this.closeClient(client, CloseCode.InternalError, 'event handler failed');
   }

@@ -3,6 +3,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EngineErrorCode } from '../protocol/engine-io-packet.js';
 import { WebSocketServer } from '../websocket/server.js';
+import { WriteBatch } from '../http/write-batch.js';
 import type { WebSocket } from '../websocket/websocket.js';
 import { answerEngineError, refuseUpgrade } from './engine-answers.js';
 import { EngineSession, type EngineSettings, type SessionHost } from './engine-session.js';
@@ -19,6 +20,7 @@ export const ENGINE_DEFAULTS: EngineSettings = {
   upgradeTimeout: 10_000,
   maxHttpBufferSize: 1e6,
   maxBufferedBytes: 16 * 1024 * 1024,
+  coalesceWrites: true,
   transports: ['polling', 'websocket'],
   allowUpgrades: true,
 };
@@ -42,6 +44,7 @@ export class EngineServer implements SessionHost {
   onConnection: ((session: EngineSession) => void) | null = null;
   private readonly sessions = new Map<string, EngineSession>();
   private readonly wss: WebSocketServer;
+  private readonly writes: WriteBatch | null;
   private closed = false;
 
   constructor(options: EngineOptions = {}) {
@@ -57,6 +60,7 @@ export class EngineServer implements SessionHost {
       if (!TRANSPORTS.has(name)) throw new RangeError(`unknown transport ${JSON.stringify(name)}`);
     }
     this.settings = settings;
+    this.writes = settings.coalesceWrites ? new WriteBatch() : null;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxHttpBufferSize, clientTracking: false });
   }
 
@@ -118,6 +122,7 @@ export class EngineServer implements SessionHost {
         return refuseUpgrade(socket, EngineErrorCode.BadRequest);
       }
       return this.wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.coalesceWrites(this.writes);
         const transport = new WebSocketTransport(ws, NO_OWNER);
         if (session.readyState !== 'open') return transport.close('close');
         session.startUpgrade(transport);
@@ -126,6 +131,7 @@ export class EngineServer implements SessionHost {
     if (query.get('EIO') !== '4') return refuseUpgrade(socket, EngineErrorCode.UnsupportedProtocolVersion);
     if (this.closed) return refuseUpgrade(socket, EngineErrorCode.BadRequest);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      ws.coalesceWrites(this.writes);
       this.startSession(req, new WebSocketTransport(ws, NO_OWNER));
     });
   }

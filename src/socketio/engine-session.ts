@@ -17,6 +17,8 @@ export interface EngineSettings {
   maxHttpBufferSize: number;
   /** Bytes waiting for one slow client before its session is closed (it may then recover). */
   maxBufferedBytes: number;
+  /** Broadcast packets owed to a WebSocket in one turn leave in one write at its end (docs/PROTOCOL.md §3.9). */
+  coalesceWrites: boolean;
   transports: readonly TransportName[];
   allowUpgrades: boolean;
 }

@@ -76,8 +76,9 @@ export class SessionStore {
     const replays: RecoveryPlan['replays'] = [];
     for (const [channel, since] of cursors) {
       const read = log.readAfter(channel, since);
-      // Messages it missed are gone: it cannot be told everything, so it is not told it recovered.
-      if (read.gap) return null;
+      // Messages it missed are gone (or a shared log cannot say at once): it cannot be told
+      // everything, so it is not told it recovered.
+      if (read === null || read.gap) return null;
       replays.push({ channel, messages: read.messages });
     }
     this.sessions.delete(pid);

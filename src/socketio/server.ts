@@ -3,6 +3,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Router } from '../http/router.js';
 import { MemoryChannelLog, type ChannelLog } from '../push/channel-log.js';
+import type { AsyncChannelLog } from '../push/log.js';
 import type { BroadcastOperator } from './broadcast.js';
 import { ChannelAdapter } from './channel-adapter.js';
 import { SocketIoClient } from './client.js';
@@ -24,8 +25,8 @@ export interface ServerOptions extends EngineOptions {
    * the same name. Off by default, as in socket.io.
    */
   connectionStateRecovery?: boolean | RecoveryOptions;
-  /** The channel log rooms map onto (default: a log of its own, in memory). */
-  log?: ChannelLog;
+  /** The channel log rooms map onto (default: a log of its own, in memory); a shared log turns recovery into a fresh start. */
+  log?: ChannelLog | AsyncChannelLog;
   /** Serve the browser client at `${path}/socket.io.js` (default true). */
   serveClient?: boolean;
 }

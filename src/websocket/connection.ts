@@ -8,6 +8,7 @@ import { isValidUtf8 } from '../protocol/utf8.js';
 import { destroySocket } from '../http/raw-socket.js';
 import type { PerMessageDeflate } from './deflate-codec.js';
 import type { PreparedMessage } from './prepared-message.js';
+import { WriteBatch, type BatchTarget } from '../http/write-batch.js';
 import { websocketCloseChannel, websocketOpenChannel } from './diagnostics.js';
 import type { BinaryType } from './event-target.js';
 import type { SendCallback, SendData, WebSocket, WebSocketOptions } from './websocket.js';
@@ -34,7 +35,7 @@ export const ReadyState = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as c
  * The public WebSocket holds one and forwards to it; its events go out
  * through that WebSocket.
  */
-export class Connection implements FrameHandler {
+export class Connection implements FrameHandler, BatchTarget {
   readyState: number = ReadyState.Connecting;
   /** Subprotocol the server selected ('' for none). */
   protocol = '';
@@ -73,6 +74,10 @@ export class Connection implements FrameHandler {
   private onInflated: ((err: ProtocolError | null, data: Buffer) => void) | null = null;
   private onCompressed: ((err: Error | null, payload: Buffer) => void) | null = null;
   private onPreparedFrame: ((err: Error | null, frame: Buffer) => void) | null = null;
+  /** When set, broadcast frames (sendFrame, sendPrepared without a callback) wait in it for the end of the turn. */
+  writeBatch: WriteBatch | null = null;
+  batched: Buffer[] | null = null;
+  batchedBytes = 0;
 
   constructor(ws: WebSocket, options: WebSocketOptions) {
     this.ws = ws;
@@ -89,7 +94,7 @@ export class Connection implements FrameHandler {
 
   /** Bytes accepted by send() and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return (this.socket ? this.socket.writableLength : 0) + this.queuedBytes;
+    return (this.socket ? this.socket.writableLength : 0) + this.queuedBytes + this.batchedBytes;
   }
 
   /**
@@ -179,6 +184,7 @@ export class Connection implements FrameHandler {
     }
     const maskKey = this.isServer ? null : nextMaskKey();
     if (typeof data === 'string' && options?.binary !== true) {
+      if (this.batched !== null) WriteBatch.writeNow(this);
       return this.socket!.write(encodeTextFrame(data, true, false, maskKey), cb);
     }
     const payload = toBuffer(data);
@@ -193,7 +199,25 @@ export class Connection implements FrameHandler {
       return false;
     }
     if (this.sendQueue !== null) return this.enqueueSend(SendKind.Frame, frame, 0, null, cb);
+    if (this.writeBatch !== null && cb === undefined) {
+      this.writeBatch.add(this, frame);
+      return !this.socket!.writableNeedDrain;
+    }
+    if (this.batched !== null) WriteBatch.writeNow(this);
     return this.socket!.write(frame, cb);
+  }
+
+  /** What the write batch owes this connection, at the end of the turn (or before a write that must follow it). */
+  writeBatched(data: Buffer | Buffer[]): void {
+    const socket = this.socket;
+    if (socket === null || socket.destroyed) return;
+    if (Buffer.isBuffer(data)) {
+      socket.write(data);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < data.length; i++) socket.write(data[i]!);
+    socket.uncork();
   }
 
   /**
@@ -341,6 +365,7 @@ export class Connection implements FrameHandler {
 
   private writeFrame(opcode: number, payload: Buffer, maskKey: Buffer | null, cb?: SendCallback, rsv1 = false): boolean {
     const socket = this.socket!;
+    if (this.batched !== null) WriteBatch.writeNow(this);
     if (maskKey !== null || payload.length <= MERGE_LIMIT) {
       return socket.write(encodeFrame(opcode, payload, true, rsv1, maskKey), cb);
     }
@@ -389,6 +414,7 @@ export class Connection implements FrameHandler {
   private pumpSend(): void {
     const queue = this.sendQueue!;
     const socket = this.socket!;
+    if (this.batched !== null) WriteBatch.writeNow(this);
     let i = 0;
     while (i < queue.length) {
       const item = queue[i++]!;
@@ -424,6 +450,7 @@ export class Connection implements FrameHandler {
     this.sending = null;
     if (this.sendQueue === null) return;
     if (err !== null) return this.compressionFailed(err, item);
+    if (this.batched !== null) WriteBatch.writeNow(this);
     this.socket!.write(frame, item.cb);
     this.pumpSend();
   }
@@ -453,7 +480,10 @@ export class Connection implements FrameHandler {
   /** Ends our side of TCP, after the sends still waiting behind a compression. */
   private endSocket(): void {
     if (this.sendQueue !== null) this.endAfterSend = true;
-    else this.socket?.end();
+    else {
+      if (this.batched !== null) WriteBatch.writeNow(this);
+      this.socket?.end();
+    }
   }
 
   private control(opcode: number, data: SendData, cb?: SendCallback): void {
@@ -463,6 +493,7 @@ export class Connection implements FrameHandler {
     }
     const payload = toBuffer(data);
     if (payload.length > 125) throw new RangeError('control frame payload must be at most 125 bytes');
+    if (this.batched !== null) WriteBatch.writeNow(this);
     this.socket!.write(encodeFrame(opcode, payload, true, false, this.isServer ? null : nextMaskKey()), cb);
   }
 
@@ -474,7 +505,10 @@ export class Connection implements FrameHandler {
     const frame = encodeFrame(Opcode.Close, payload, true, false, this.isServer ? null : nextMaskKey());
     // After the messages already sent, even those still compressing.
     if (this.sendQueue !== null) this.enqueueSend(SendKind.Close, frame, 0, null, undefined);
-    else this.socket.write(frame);
+    else {
+      if (this.batched !== null) WriteBatch.writeNow(this);
+      this.socket.write(frame);
+    }
     this.armCloseTimer();
   }
 
@@ -505,6 +539,7 @@ export class Connection implements FrameHandler {
   onSocketClose(): void {
     if (this.readyState === ReadyState.Closed) return;
     this.readyState = ReadyState.Closed;
+    WriteBatch.drop(this);
     this.dropSendQueue();
     this.deflate?.close();
     if (this.closeTimer) clearTimeout(this.closeTimer);

@@ -8,6 +8,7 @@ import {
 } from './event-target.js';
 import type { PerMessageDeflate } from './deflate-codec.js';
 import type { PreparedMessage } from './prepared-message.js';
+import type { WriteBatch } from '../http/write-batch.js';
 
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
@@ -171,6 +172,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   sendPrepared(message: PreparedMessage, cb?: SendCallback): boolean {
     return this.#conn.sendPrepared(message, cb);
+  }
+
+  /**
+   * Broadcast writes (sendFrame and sendPrepared without a callback) wait in
+   * `batch` until the end of the turn, then leave together in one write;
+   * anything else sent meanwhile goes after them. null: each is written at once.
+   */
+  coalesceWrites(batch: WriteBatch | null): void {
+    this.#conn.writeBatch = batch;
   }
 
   /**

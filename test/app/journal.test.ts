@@ -95,11 +95,11 @@ test('a registration is acknowledged only after its fdatasync completes; a faile
     await new Promise((resolve) => setImmediate(resolve)); // (time for a wrong early answer to show)
     assert.equal(held.length, 1, 'one fdatasync in flight');
     assert.equal(settled, false, 'no answer before the sync completes');
-    assert.equal(service.state().count, 0, 'not shown as taken before it is durable');
+    assert.equal(service.count, 0, 'not shown as taken before it is durable');
     assert.match(fs.readFileSync(path.join(dir, JOURNAL), 'utf8'), /"Ada"/, 'written before the sync');
     held.shift()!(null);
     assert.equal((await first).count, 1);
-    assert.equal(service.state().count, 1);
+    assert.equal(service.count, 1);
 
     const second = service.register('Bob');
     await syncCalled();
@@ -126,8 +126,9 @@ function recorder(): AppPush & { published: { channel: string; event: string; da
     published,
     publish(channel, event, data) {
       published.push({ channel, event, data });
+      return Promise.resolve();
     },
-    last: () => published.length,
+    last: () => Promise.resolve(published.length),
     on() {},
   };
 }
@@ -149,14 +150,14 @@ test('the service never passes the capacity, prefers "already registered" to "fu
   for (let i = 25; i < 35; i++) assert.deepEqual(results[i], { status: 409, error: 'already registered' }, `attempt ${i}`);
   for (let i = 35; i < 40; i++) assert.deepEqual(results[i], { status: 409, error: 'full' }, `attempt ${i}`);
   assert.deepEqual(push.published.map((p) => [p.channel, p.event, (p.data as { count: number }).count]), Array.from({ length: 10 }, (_, i) => ['registrations', 'count', i + 1]));
-  assert.deepEqual(service.state(), { count: 10, capacity: 10, last: 10 });
+  assert.deepEqual(await service.state(), { count: 10, capacity: 10, last: 10 });
   await service.close();
   await assert.rejects(service.register('Late'), (err: HttpError) => err.status === 503);
 
   // Replayed: the same places, the same names.
   const again = Journal.open(dir);
   const restarted = new Registrations(again.journal, again.replay.registrations, 12, recorder());
-  assert.equal(restarted.state().count, 10);
+  assert.equal(restarted.count, 10);
   await assert.rejects(restarted.register('name3'), (err: HttpError) => err.status === 409 && err.message === 'already registered');
   assert.equal((await restarted.register('New')).count, 11);
   await restarted.close();

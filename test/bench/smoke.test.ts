@@ -20,13 +20,14 @@ test('every bench script runs end to end with tiny counts', { timeout: 180_000 }
   child.stderr.on('data', (d) => { err += d; });
   const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   assert.equal(code, 0, `bench exited with ${code}\n${out}\n${err}`);
-  for (const title of ['## Decode', '## Encode', '## Mask/unmask', '## Echo end to end', '## Memory', '## Fan-out', '## permessage-deflate echo']) {
+  for (const title of ['## Decode', '## Encode', '## Mask/unmask', '## Echo end to end', '## Memory', '## Fan-out', '## Fan-out bursts', '## permessage-deflate echo']) {
     assert.ok(out.includes(title), `missing table ${title}\n${out}`);
   }
   for (const row of ['decode 16 B vs ws JS', 'decode 1 MiB', 'encode 125 B Buffer', 'ours JS vs ws JS',
     'echo 64 KiB: server CPU/msg', 'RSS per idle WebSocket', 'RSS per SSE stream', 'WebSocket x 20: server CPU/delivery', 'floor x 20',
     'long poll x 10: deliveries/s', 'SSE x 10', 'iframe x 10', 'Socket.IO x 10: deliveries/s',
-    'WebSocket x 10 x 10 channels: server CPU/delivery', 'SSE x 10 x 10 channels', 'long poll x 10 x 10 channels']) {
+    'WebSocket x 10 x 10 channels: server CPU/delivery', 'SSE x 10 x 10 channels', 'long poll x 10 x 10 channels',
+    'WebSocket x 10, publish loop: latency p99', 'WebSocket x 20, chat: latency p50', 'SSE x 10, publish loop', 'iframe x 10, publish loop']) {
     assert.ok(out.includes(row), `missing row ${row}\n${out}`);
   }
   // A figure that is NaN or missing on our side means the script measured nothing.
@@ -40,6 +41,9 @@ test('every bench script runs end to end with tiny counts', { timeout: 180_000 }
   }
   assertFigures(out, 'deflate: RSS per connection (20 added)');
   assertFigures(out, 'deflate, server_no_context_takeover: RSS per connection (20 added)');
+  // Bursts: ours beside ws, the loop of publishes and the chat.
+  assertFigures(out, 'WebSocket x 20, publish loop: server CPU/delivery');
+  assertFigures(out, 'WebSocket x 20, chat: server CPU/delivery');
   // Socket.IO fan-out: pushwire and socket.io 4 side by side.
   assertFigures(out, 'Socket.IO x 10: server CPU/delivery');
 });

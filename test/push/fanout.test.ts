@@ -40,7 +40,7 @@ test(`${CLIENTS} long-poll clients and ${CLIENTS} WebSocket subscribers each get
     if (i % 5 === 0) await sleep(40);
   }
   // A duplicate of any message above would reach a client before this one.
-  const sentinel = push.publish(ch, 'sentinel', null).id;
+  const sentinel = (await push.publish(ch, 'sentinel', null)).id;
   await Promise.all(subs.map((s) => s.inbox.waitForId(sentinel, 150_000)));
   const delivered = Date.now();
   t.server.http.off('request', countRequest);

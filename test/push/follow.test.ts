@@ -40,6 +40,7 @@ class GatedLog implements AsyncChannelLog {
   get waiting() { return this.gates.length; }
   publish(channel: string, event: string, data: string) { return this.inner.publish(channel, event, data); }
   last(channel: string) { return this.inner.last(channel); }
+  knownLast(channel: string) { return this.inner.knownLast(channel); }
   subscribe(channel: string, s: Subscriber) { this.inner.subscribe(channel, s); }
   unsubscribe(channel: string, s: Subscriber) { this.inner.unsubscribe(channel, s); }
   close() { return this.inner.close(); }
@@ -233,6 +234,7 @@ test('follow: a gap the log reports during the backlog moves the cursor forward 
     publish: () => Promise.reject(new Error('unused')),
     read: () => new Promise((resolve) => { answer = resolve; }),
     last: () => Promise.resolve(0),
+    knownLast: () => 0,
     subscribe: (_c, s) => { subs.add(s); },
     unsubscribe: (_c, s) => { subs.delete(s); },
     subscriptionCount: 0,

@@ -4,7 +4,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createPushwireServer, type PushwireServer } from '../../src/pushwire-server.js';
-import type { PushOptions } from '../../src/push/index.js';
+import type { PushApi, PushMessage, PushOptions } from '../../src/push/index.js';
+import { syncView } from '../../src/push/log.js';
+import { dataToJson } from '../../src/push/message.js';
 import { connect } from '../../src/websocket/client.js';
 import type { WebSocket } from '../../src/websocket/websocket.js';
 
@@ -16,6 +18,17 @@ export interface TestServer {
   base: string;
   dataDir: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Publishes on the server's in-memory log and returns the message at once,
+ * delivered already (PushApi.publish resolves a turn later): for tests that
+ * interleave publishes with what they expect, in one synchronous run.
+ */
+export function publishNow(push: PushApi, channel: string, event: string, data: unknown): PushMessage {
+  const log = syncView(push.log);
+  if (log === null) throw new Error('publishNow needs the in-memory log');
+  return log.publish(channel, event, dataToJson(data));
 }
 
 export function tempDir(): string {

@@ -7,32 +7,32 @@ import { openStream, openWs, request, startServer, tempDir, until } from './help
 test('ids continue above every earlier id after a restart on the same data dir', async () => {
   const dir = tempDir();
   const a = await startServer({ idBlockSize: 4 }, dir);
-  assert.equal(a.server.push.last('x'), 0, 'a fresh data dir starts at 1');
-  for (let i = 1; i <= 10; i++) assert.equal(a.server.push.publish('x', 'n', i).id, i);
+  assert.equal(await a.server.push.last('x'), 0, 'a fresh data dir starts at 1');
+  for (let i = 1; i <= 10; i++) assert.equal((await a.server.push.publish('x', 'n', i)).id, i);
   await a.stop();
   assert.ok(fs.existsSync(path.join(dir, 'channel-ids.json')));
   assert.ok(!fs.existsSync(path.join(dir, 'channel-ids.json.tmp')));
 
   const b = await startServer({ idBlockSize: 4 }, dir);
-  const lastB = b.server.push.last('x');
+  const lastB = await b.server.push.last('x');
   assert.ok(lastB >= 10, `last after restart is ${lastB}`);
   // A client of the old run: its since is below the new run's window, so it is told to reload.
   let r = await request(`${b.base}/push/poll?channel=x&since=10`);
   assert.equal(r.json.gap, lastB > 10);
   r = await request(`${b.base}/push/poll?channel=x&since=3`);
   assert.deepEqual(r.json, { messages: [], last: lastB, gap: true });
-  const first = b.server.push.publish('x', 'n', 'new run').id;
+  const first = (await b.server.push.publish('x', 'n', 'new run')).id;
   assert.equal(first, lastB + 1);
-  assert.equal(b.server.push.publish('y', 'n', 1).id, 1, 'another channel starts at 1');
+  assert.equal((await b.server.push.publish('y', 'n', 1)).id, 1, 'another channel starts at 1');
   // The new message is read back whole by a client that had the new run's last id.
   r = await request(`${b.base}/push/poll?channel=x&since=${lastB}`);
   assert.deepEqual(r.json, { messages: [{ id: first, event: 'n', data: 'new run' }], last: first, gap: false });
   await b.stop();
 
   const c = await startServer({ idBlockSize: 4 }, dir);
-  assert.ok(c.server.push.last('x') >= first);
-  assert.ok(c.server.push.publish('x', 'n', 0).id > first);
-  assert.ok(c.server.push.publish('y', 'n', 0).id > 1);
+  assert.ok((await c.server.push.last('x')) >= first);
+  assert.ok((await c.server.push.publish('x', 'n', 0)).id > first);
+  assert.ok((await c.server.push.publish('y', 'n', 0)).id > 1);
   await c.stop();
 });
 

@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PushMessage } from '../../src/push/index.js';
-import { startServer, until, type TestServer } from './helpers.js';
+import { syncView } from '../../src/push/log.js';
+import { publishNow, startServer, until, type TestServer } from './helpers.js';
 import {
   idsByChannel, openMux, openMuxStream, spec, TECHNIQUES, type Cursors, type Tagged, type Technique,
 } from './multiplex-clients.js';
@@ -21,12 +22,12 @@ function asSeen(messages: readonly PushMessage[]): Tagged[] {
 /** Publishes one message on each channel in turn, `rounds` times: interleaved. */
 function interleave(channels: readonly string[], rounds: number, event = 'm'): PushMessage[] {
   const out: PushMessage[] = [];
-  for (let r = 0; r < rounds; r++) for (const c of channels) out.push(t.server.push.publish(c, event, awkward(r)));
+  for (let r = 0; r < rounds; r++) for (const c of channels) out.push(publishNow(t.server.push, c, event, awkward(r)));
   return out;
 }
 
 function sentinels(channels: readonly string[]): PushMessage[] {
-  return channels.map((c) => t.server.push.publish(c, 'end', null));
+  return channels.map((c) => publishNow(t.server.push, c, 'end', null));
 }
 
 test('three channels on one connection, publishes interleaved: each message tagged with its channel, once, in publish order, on every technique', async () => {
@@ -158,19 +159,16 @@ test('a gap on one channel only: reported for that channel, the others go on fro
   }));
 });
 
-/** What the log retains of a channel after `since` (read through an in-process subscriber). */
+/** What the (in-memory) log retains of a channel after `since`. */
 function readBack(channel: string, since: number): PushMessage[] {
-  const seen: PushMessage[] = [];
-  const sub = t.server.push.subscribe({ [channel]: since }, (m) => seen.push(m));
-  sub.close();
-  return seen;
+  return [...syncView(t.server.push.log)!.read(channel, since).messages];
 }
 
 test('a long poll of several channels is held until any one of them has news', async () => {
   const [a, b] = ['held.a', 'held.b'];
   const sub = openMux('longpoll', t.base, { [a]: null, [b]: null });
   await until(() => t.server.push.stats().heldPolls >= 1, 3000, 'the poll held');
-  const m = t.server.push.publish(b, 'news', 1);
+  const m = publishNow(t.server.push, b, 'news', 1);
   assert.deepEqual(await sub.inbox.until((ms) => ms.length === 1, 'the news'), asSeen([m]));
   sub.close();
 });

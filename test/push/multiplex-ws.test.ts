@@ -168,7 +168,7 @@ test('malformed push:subscribe / push:unsubscribe, or any other push: event, clo
   full.send('push:subscribe', { channel: 'one.too.many' });
   assert.equal((await full.closed).code, 1008);
 
-  const m = push.publish('bystander', 'still', 'here');
+  const m = await push.publish('bystander', 'still', 'here');
   await watcher.inbox.until((ms) => ms.length === 1, 'the bystander message');
   assert.deepEqual(watcher.inbox.messages, [{ channel: 'bystander', id: m.id, event: 'still', data: 'here' }]);
   watcher.close();

@@ -187,7 +187,7 @@ test('ws subscribers that negotiated permessage-deflate get each message compres
   await until(() => t.server.push.stats().websockets >= 3, 2000, 'the subscriptions');
   const big = { text: 'compress me '.repeat(500) };
   const got = clients.map((c) => new Promise<unknown>((resolve) => c.once('message', (d: Buffer) => resolve(JSON.parse(String(d))))));
-  const message = t.server.push.publish(ch, 'big', big);
+  const message = await t.server.push.publish(ch, 'big', big);
   for (const g of got) assert.deepEqual(await g, { id: message.id, event: 'big', data: big });
   // One compressed frame, cached on the message for the settings all three share.
   const prepared = message.prepared();

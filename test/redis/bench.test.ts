@@ -18,7 +18,8 @@ test('bench --only=redis prints the Redis log beside the memory log', { skip: re
   assert.equal(code, 0, out);
   assert.match(out, /## Redis channel log/);
   const units: Record<string, number> = { k: 1e3, M: 1e6, G: 1e9 };
-  for (const name of ['publish, 64 in flight', 'publish ack, one at a time', 'publish ack: p99', 'publish to delivery on the other server: p50', 'publish to delivery on the other server: p99']) {
+  for (const name of ['publish, 64 in flight', 'publish ack, one at a time', 'publish ack: p99', 'publish to delivery on the other server: p50', 'publish to delivery on the other server: p99',
+    'end to end: POST /push/emit', 'fan-out, 100 WebSockets, half on A, half on B', "fan-out: A's p99"]) {
     const line = out.split('\n').find((l) => l.startsWith(name));
     assert.ok(line, `row ${name}\n${out}`);
     // Columns are at least two spaces apart: name, unit, ours, memory, ratio.
@@ -27,5 +28,11 @@ test('bench --only=redis prints the Redis log beside the memory log', { skip: re
       const m = /^([\d.]+)([kMG]?)$/.exec(cell);
       assert.ok(m && Number(m[1]) * (units[m[2]!] ?? 1) > 0, `row ${name}: ${cell} is not a positive figure\n${line}`);
     }
+  }
+  // B's rows have no memory column: one server has no other server.
+  for (const name of ["fan-out: B's p50", "fan-out: B's p99"]) {
+    const line = out.split('\n').find((l) => l.startsWith(name));
+    assert.ok(line, `row ${name}\n${out}`);
+    assert.match(line.split(/\s{2,}/)[2]!, /^[\d.]+[kMG]?$/, line);
   }
 });

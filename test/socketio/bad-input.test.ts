@@ -220,10 +220,15 @@ describe('clients that misbehave slowly', () => {
     await request(`${base}?EIO=4&transport=polling&sid=${sid}`, { method: 'POST', body: '40' });
     await waitUntil(() => running.server.io.sockets.sockets.size >= 2);
     const big = 'y'.repeat(1000);
+    const seen = bystanderChat.items.length;
+    let published = 0;
     for (let i = 0; i < 100 && running.server.io.engine.session(sid) !== undefined; i++) {
       running.server.push.publish('chat', 'chat message', big);
+      published++;
       await new Promise((resolve) => setImmediate(resolve));
     }
     await waitUntil(() => running.server.io.engine.session(sid) === undefined);
+    // The bystander got them all (none still on the way when the final check counts its messages).
+    await bystanderChat.waitFor(seen + published);
   });
 });

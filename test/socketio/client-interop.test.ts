@@ -157,7 +157,7 @@ describe('socket.io-client 4 against pushwire', () => {
     await member.emitWithAck('join', 'news');
     const news = new Collector<string>(member, 'headline');
     const otherNews = new Collector<string>(other, 'headline');
-    const before = running.server.push.last('news');
+    const before = await running.server.push.last('news');
     running.server.io.to('news').emit('headline', 'from io.to');
     running.server.push.publish('news', 'headline', 'from the push layer');
     assert.deepEqual(await news.waitFor(2), ['from io.to', 'from the push layer']);
@@ -190,7 +190,7 @@ describe('socket.io-client 4 against pushwire', () => {
   test('one event model: a Socket.IO chat message shows on GET /push/poll?channel=chat, and POST /push/emit reaches every Socket.IO client', async () => {
     const clients = await connectAll();
     const inboxes = clients.map((c) => new Collector<string>(c, 'chat message'));
-    const before = running.server.push.last(CHAT_CHANNEL);
+    const before = await running.server.push.last(CHAT_CHANNEL);
     clients[0]!.emit('chat message', 'from Socket.IO');
     await Promise.all(inboxes.map((i) => i.waitFor(1)));
     const poll = await request(`${running.base}/push/poll?channel=chat&since=${before}`);
