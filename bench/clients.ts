@@ -3,7 +3,8 @@
  * of raw TCP sockets in one process, each doing the RFC 6455 handshake by hand
  * and reading server frames with our sans-I/O FrameDecoder (a full client
  * object per connection would cost the client process more than the server).
- * Also long-poll and SSE clients on keep-alive HTTP.
+ * Also long-poll, SSE and iframe clients on keep-alive HTTP, of one channel
+ * or several (`channels=`).
  */
 import net from 'node:net';
 import http from 'node:http';
@@ -115,31 +116,37 @@ export async function openMany<T>(n: number, parallel: number, make: (i: number)
   return out;
 }
 
-/** One long-poll client: polls again as soon as an answer came, from the last id it saw. */
-export class LongPollClient {
-  private since: number;
+/** What a long-poll client asks with and how each message moves it on. */
+interface PollCursor {
+  /** The query of the next poll. */
+  query(): string;
+  advance(message: { channel?: string; id: number }): void;
+}
+
+/** Polls again as soon as an answer came, with the cursor as the messages moved it. */
+class LongPoller {
   private stopped = false;
   private req: http.ClientRequest | null = null;
   /** Resolves when the first poll is held by the server (its request was sent). */
   readonly ready: Promise<void>;
 
-  constructor(private readonly port: number, since: number, private readonly agent: http.Agent, private readonly onMessage: Delivery) {
-    this.since = since;
+  constructor(private readonly port: number, private readonly cursor: PollCursor, private readonly agent: http.Agent,
+    private readonly onMessage: Delivery) {
     this.ready = this.poll();
   }
 
   private poll(): Promise<void> {
     return new Promise((resolveSent, rejectSent) => {
       const req = http.get({ host: '127.0.0.1', port: this.port, agent: this.agent,
-        path: `/push/longpoll?channel=bench&since=${this.since}&timeout=60000` }, (res) => {
+        path: `/push/longpoll?${this.cursor.query()}&timeout=60000` }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (s: string) => { body += s; });
         res.on('end', () => {
           if (res.statusCode !== 200) return;
-          const answer = JSON.parse(body) as { messages: { id: number; data: unknown }[]; last: number };
+          const answer = JSON.parse(body) as { messages: { channel?: string; id: number }[] };
           for (const m of answer.messages) {
-            this.since = Math.max(this.since, m.id);
+            this.cursor.advance(m);
             this.onMessage(JSON.stringify(m));
           }
           if (!this.stopped) void this.poll().catch(() => {});
@@ -157,6 +164,27 @@ export class LongPollClient {
   stop(): void {
     this.stopped = true;
     this.req?.destroy();
+  }
+}
+
+/** One long-poll client of `bench`, from the last id it saw. */
+export class LongPollClient extends LongPoller {
+  constructor(port: number, since: number, agent: http.Agent, onMessage: Delivery) {
+    super(port, {
+      query: () => `channel=bench&since=${since}`,
+      advance: (m) => { since = Math.max(since, m.id); },
+    }, agent, onMessage);
+  }
+}
+
+/** A long-poll client of several channels (`channels=`, from id 0): asks again at once with every cursor. */
+export class MuxLongPollClient extends LongPoller {
+  constructor(port: number, channels: string[], agent: http.Agent, onMessage: Delivery) {
+    const cursors = new Map(channels.map((c) => [c, 0]));
+    super(port, {
+      query: () => `channels=${[...cursors].map(([c, n]) => `${c}@${n}`).join(',')}`,
+      advance: (m) => { cursors.set(m.channel!, Math.max(cursors.get(m.channel!) ?? 0, m.id)); },
+    }, agent, onMessage);
   }
 }
 
@@ -186,15 +214,25 @@ function openStream(port: number, agent: http.Agent, path: string, headers: Reco
   });
 }
 
+/** Cuts the first SSE event off `buf`: its `data:` line where `keep` takes the event, else null. */
+function nextSse(buf: string, keep: (event: string, data: string) => boolean): { message: string | null; rest: string } | null {
+  const cut = buf.indexOf('\n\n');
+  if (cut === -1) return null;
+  const event = buf.slice(0, cut);
+  const dataLine = event.split('\n').find((l) => l.startsWith('data:'));
+  return { message: dataLine && keep(event, dataLine) ? dataLine.slice(5).trim() : null, rest: buf.slice(cut + 2) };
+}
+
 /** One SSE client: each `tick` event's `data:` line. */
 export function openSse(port: number, agent: http.Agent, onMessage: Delivery): Promise<http.ClientRequest> {
-  return openStream(port, agent, '/push/sse?channel=bench', { Accept: 'text/event-stream' }, (buf) => {
-    const cut = buf.indexOf('\n\n');
-    if (cut === -1) return null;
-    const event = buf.slice(0, cut);
-    const dataLine = event.split('\n').find((l) => l.startsWith('data:'));
-    return { message: dataLine && event.includes('event: tick') ? dataLine.slice(5).trim() : null, rest: buf.slice(cut + 2) };
-  }, onMessage);
+  return openStream(port, agent, '/push/sse?channel=bench', { Accept: 'text/event-stream' },
+    (buf) => nextSse(buf, (event) => event.includes('event: tick')), onMessage);
+}
+
+/** An SSE client of several channels: each event's `data:` is the message object with its channel. */
+export function openMuxSse(port: number, agent: http.Agent, channels: string[], onMessage: Delivery): Promise<http.ClientRequest> {
+  return openStream(port, agent, `/push/sse?channels=${channels.join(',')}`, { Accept: 'text/event-stream' },
+    (buf) => nextSse(buf, (_event, data) => data.includes('"tick"')), onMessage);
 }
 
 /** One hidden-iframe client: the argument of each `parent.cb(...)` script holding a `tick`. */

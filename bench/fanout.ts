@@ -15,10 +15,9 @@
  * arrives. The next publish waits until every subscriber has the previous one.
  */
 import http from 'node:http';
-import type { Delivery } from './clients.js';
 import { pathToFileURL } from 'node:url';
 import { benchScale, percentile, printTable, sleep, Worker, type Row } from './lib.js';
-import { LongPollClient, openIframe, openMany, openSocketIo, openSse, RawWebSocket } from './clients.js';
+import { LongPollClient, MuxLongPollClient, openIframe, openMany, openMuxSse, openSocketIo, openSse, RawWebSocket } from './clients.js';
 
 type Kind = 'ws' | 'longpoll' | 'sse' | 'iframe' | 'sio';
 
@@ -34,72 +33,6 @@ interface FanoutResult {
 /** `bench@0,bench.1@0,...`: the channels of a multiplexed client, from id 0 (nothing published yet). */
 function channelNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => (i === 0 ? 'bench' : `bench.${i}`));
-}
-
-/** A long-poll client of several channels: asks again at once with every cursor. */
-class MuxLongPollClient {
-  private readonly cursors: Map<string, number>;
-  private stopped = false;
-  private req: http.ClientRequest | null = null;
-  readonly ready: Promise<void>;
-
-  constructor(private readonly port: number, channels: string[], private readonly agent: http.Agent, private readonly onMessage: Delivery) {
-    this.cursors = new Map(channels.map((c) => [c, 0]));
-    this.ready = this.poll();
-  }
-
-  private poll(): Promise<void> {
-    const spec = [...this.cursors].map(([c, n]) => `${c}@${n}`).join(',');
-    return new Promise((resolveSent, rejectSent) => {
-      const req = http.get({ host: '127.0.0.1', port: this.port, agent: this.agent, path: `/push/longpoll?channels=${spec}&timeout=60000` }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (s: string) => { body += s; });
-        res.on('end', () => {
-          if (res.statusCode !== 200) return;
-          const answer = JSON.parse(body) as { messages: { channel: string; id: number }[] };
-          for (const m of answer.messages) {
-            this.cursors.set(m.channel, Math.max(this.cursors.get(m.channel) ?? 0, m.id));
-            this.onMessage(JSON.stringify(m));
-          }
-          if (!this.stopped) void this.poll().catch(() => {});
-        });
-      });
-      this.req = req;
-      req.on('error', (err) => rejectSent(err));
-      req.on('socket', (socket) => {
-        if (!socket.connecting) resolveSent();
-        else socket.once('connect', () => resolveSent());
-      });
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.req?.destroy();
-  }
-}
-
-/** An SSE client of several channels: each event's `data:` is the message object with its channel. */
-function openMuxSse(port: number, agent: http.Agent, channels: string[], onMessage: Delivery): Promise<http.ClientRequest> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, agent, path: `/push/sse?channels=${channels.join(',')}`, headers: { Accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`SSE answered ${res.statusCode}`));
-      res.setEncoding('utf8');
-      let buf = '';
-      let resolved = false;
-      res.on('data', (s: string) => {
-        if (!resolved) { resolved = true; resolve(req); }
-        buf += s;
-        for (let cut = buf.indexOf('\n\n'); cut !== -1; cut = buf.indexOf('\n\n')) {
-          const data = buf.slice(0, cut).split('\n').find((l) => l.startsWith('data:'));
-          buf = buf.slice(cut + 2);
-          if (data && data.includes('"tick"')) onMessage(data.slice(5).trim());
-        }
-      });
-    });
-    req.on('error', reject);
-  });
 }
 
 /** The publish's {seq, t} from whatever shape the technique delivers. */

@@ -31,17 +31,22 @@ interface Publisher {
   stats(): Record<string, number>;
 }
 
-async function startOurs(): Promise<Publisher> {
+/** The whole pushwire server on a free port, with a temporary data dir removed at exit. */
+async function listenPushwire(options: Omit<import('../src/pushwire-server.js').PushwireServerOptions, 'log'>) {
   const { createPushwireServer } = await import('../src/pushwire-server.js');
   const { DEFAULTS } = await import('../src/config.js');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'pushwire-bench-'));
   process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
-  const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir }, {
-    log: () => {},
+  const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir }, { log: () => {}, ...options });
+  const { port } = await server.listen();
+  return { server, port };
+}
+
+async function startOurs(): Promise<Publisher> {
+  const { server, port } = await listenPushwire({
     // Bench clients do not answer pings fast when 10,000 share one process; keep heartbeats out of the figures.
     push: { heartbeatInterval: 25_000, maxHeldPolls: 100_000, longPollTimeout: 60_000 },
   });
-  const { port } = await server.listen();
   return {
     port,
     publish(data, channel = 'bench') {
@@ -53,15 +58,7 @@ async function startOurs(): Promise<Publisher> {
 }
 
 async function startOursSocketIo(): Promise<Publisher> {
-  const { createPushwireServer } = await import('../src/pushwire-server.js');
-  const { DEFAULTS } = await import('../src/config.js');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'pushwire-bench-'));
-  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
-  const server = createPushwireServer({ ...DEFAULTS, port: 0, host: '127.0.0.1', dataDir }, {
-    log: () => {},
-    socketio: { connectionStateRecovery: false },
-  });
-  const { port } = await server.listen();
+  const { server, port } = await listenPushwire({ socketio: { connectionStateRecovery: false } });
   return {
     port,
     publish(data) {

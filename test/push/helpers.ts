@@ -9,6 +9,7 @@ import { syncView } from '../../src/push/log.js';
 import { dataToJson } from '../../src/push/message.js';
 import { connect } from '../../src/websocket/client.js';
 import type { WebSocket } from '../../src/websocket/websocket.js';
+import { parseIframeCalls, parseSseEvents, pollLoop, readStream, watchPushWs } from './wire.js';
 
 export interface Msg { id: number; event: string; data: unknown }
 
@@ -146,41 +147,19 @@ function query(channel: string, since: number | null): string {
 export function openPolling(base: string, kind: 'poll' | 'longpoll', channel: string, since: number, agent?: http.Agent): Sub & { gaps: number } {
   const inbox = new Inbox();
   let cursor = since;
-  let stopped = false;
-  let current: http.ClientRequest | null = null;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const sub = { inbox, ready, gaps: 0, close() { stopped = true; current?.destroy(); } };
-  const once = (): Promise<{ messages: Msg[]; last: number; gap: boolean }> => new Promise((resolve, reject) => {
-    current = http.get(`${base}/push/${kind}?${query(channel, cursor)}${kind === 'longpoll' ? '&timeout=10000' : ''}`, { agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`${kind}: HTTP ${res.statusCode} ${Buffer.concat(chunks)}`));
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      });
-      res.on('error', reject);
-    });
-    current.on('error', reject);
-    markReady();
-  });
-  void (async () => {
-    while (!stopped) {
-      let answer;
-      try {
-        answer = await once();
-      } catch (err) {
-        if (!stopped) console.error(err);
-        return;
-      }
+  const sub = { inbox, ready, gaps: 0, close: () => loop.close() };
+  const loop = pollLoop(kind, () => `${base}/push/${kind}?${query(channel, cursor)}${kind === 'longpoll' ? '&timeout=10000' : ''}`, agent, 10, {
+    sent: () => markReady(),
+    answer(answer: { messages: Msg[]; last: number; gap: boolean }) {
       if (answer.gap) sub.gaps++;
       for (const m of answer.messages) {
         inbox.push(m);
         cursor = m.id;
       }
-      if (kind === 'poll') await sleep(10);
-    }
-  })();
+    },
+  });
   return sub;
 }
 
@@ -188,81 +167,28 @@ export function openPolling(base: string, kind: 'poll' | 'longpoll', channel: st
 export function openStream(base: string, kind: 'sse' | 'iframe', channel: string, since: number | null,
   options: { headers?: Record<string, string>; callback?: string } = {}): Sub & { raw: () => string; response: Promise<http.IncomingMessage>; ended: Promise<void> } {
   const inbox = new Inbox();
-  let text = '';
   let parsedTo = 0;
   const callback = options.callback ?? 'pw.deliver';
   const url = `${base}/push/${kind}?${query(channel, since)}${kind === 'iframe' ? `&callback=${callback}` : ''}`;
-  let resolveResponse!: (res: http.IncomingMessage) => void;
-  let resolveEnded!: () => void;
-  const response = new Promise<http.IncomingMessage>((resolve) => (resolveResponse = resolve));
-  const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
-  const req = http.get(url, { headers: options.headers ?? {} }, (res) => {
-    res.setEncoding('utf8');
-    resolveResponse(res);
-    res.on('data', (chunk: string) => {
-      text += chunk;
-      parsedTo = kind === 'sse' ? parseSse(text, parsedTo, inbox) : parseIframe(text, parsedTo, inbox, callback);
-    });
-    res.on('end', resolveEnded);
-    res.on('close', resolveEnded);
-    res.on('error', () => resolveEnded());
+  const { req, response, ended, raw } = readStream(url, { headers: options.headers }, (text) => {
+    parsedTo = kind === 'sse'
+      ? parseSseEvents(text, parsedTo, (fields) => {
+        if (fields.data !== undefined) inbox.push({ id: Number(fields.id), event: fields.event ?? 'message', data: JSON.parse(fields.data) });
+      })
+      : parseIframeCalls(text, parsedTo, callback, (m) => inbox.push(m as Msg));
   });
-  req.on('error', () => resolveEnded());
   return {
-    inbox, response, ended,
+    inbox, response, ended, raw,
     ready: response.then(() => undefined),
-    raw: () => text,
     close: () => req.destroy(),
   };
-}
-
-function parseSse(text: string, from: number, inbox: Inbox): number {
-  for (;;) {
-    const end = text.indexOf('\n\n', from);
-    if (end === -1) return from;
-    const block = text.slice(from, end);
-    from = end + 2;
-    const fields: Record<string, string> = {};
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const name = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      fields[name] = fields[name] === undefined ? value : fields[name] + '\n' + value;
-    }
-    if (fields.data === undefined) continue;
-    inbox.push({ id: Number(fields.id), event: fields.event ?? 'message', data: JSON.parse(fields.data) });
-  }
-}
-
-function parseIframe(text: string, from: number, inbox: Inbox, callback: string): number {
-  const open = `<script>parent.${callback}(`;
-  const close = ')</script>';
-  for (;;) {
-    const start = text.indexOf(open, from);
-    if (start === -1) return from;
-    const end = text.indexOf(close, start);
-    if (end === -1) return from;
-    inbox.push(JSON.parse(text.slice(start + open.length, end)) as Msg);
-    from = end + close.length;
-  }
 }
 
 /** A /push/ws subscription with the project's own client. */
 export function openWs(base: string, channel: string, since: number | null): Sub & { ws: WebSocket; closed: Promise<{ code: number; reason: string }> } {
   const inbox = new Inbox();
   const ws = connect(`${base.replace('http', 'ws')}/push/ws?${query(channel, since)}`);
-  const ready = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('close', () => reject(new Error('closed before open')));
-  });
-  ready.catch(() => {});
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() }));
-  });
-  ws.on('message', (data: Buffer) => inbox.push(JSON.parse(data.toString('utf8')) as Msg));
-  ws.on('error', () => {});
+  const { ready, closed } = watchPushWs(ws, (m) => inbox.push(m as Msg));
   return { inbox, ws, ready, closed, close: () => ws.close(1000) };
 }
 

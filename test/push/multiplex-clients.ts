@@ -2,6 +2,7 @@
 // (docs/PROTOCOL.md §3.11), on every technique, over real sockets.
 import http from 'node:http';
 import WsClient from 'ws';
+import { parseIframeCalls, parseSseEvents, pollLoop, readStream, watchPushWs } from './wire.js';
 
 /** A message as a multiplexed subscription delivers it. */
 export interface Tagged { channel: string; id: number; event: string; data: unknown }
@@ -63,33 +64,12 @@ export interface MuxSub {
 export function openMuxPolling(base: string, kind: 'poll' | 'longpoll', start: Cursors): MuxSub & { gaps: string[]; answers: any[] } {
   const inbox = new MuxInbox();
   const cursors: Cursors = { ...start };
-  let stopped = false;
-  let current: http.ClientRequest | null = null;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   const gaps: string[] = [];
   const answers: any[] = [];
-  const once = (): Promise<any> => new Promise((resolve, reject) => {
-    current = http.get(`${base}/push/${kind}?channels=${spec(cursors)}${kind === 'longpoll' ? '&timeout=10000' : ''}`, { agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return reject(new Error(`${kind}: HTTP ${res.statusCode} ${Buffer.concat(chunks)}`));
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      });
-      res.on('error', reject);
-    });
-    current.on('error', reject);
-  });
-  void (async () => {
-    while (!stopped) {
-      let answer;
-      try {
-        answer = await once();
-      } catch (err) {
-        if (!stopped) console.error(err);
-        return;
-      }
+  const loop = pollLoop(kind, () => `${base}/push/${kind}?channels=${spec(cursors)}${kind === 'longpoll' ? '&timeout=10000' : ''}`, false, 5, {
+    answer(answer) {
       answers.push(answer);
       markReady();
       for (const channel of Object.keys(cursors)) {
@@ -104,10 +84,9 @@ export function openMuxPolling(base: string, kind: 'poll' | 'longpoll', start: C
         inbox.push(m);
         cursors[m.channel] = m.id;
       }
-      if (kind === 'poll') await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  return { inbox, ready, gaps, answers, close() { stopped = true; current?.destroy(); } };
+    },
+  });
+  return { inbox, ready, gaps, answers, close: () => loop.close() };
 }
 
 export interface StreamSub extends MuxSub {
@@ -118,57 +97,19 @@ export interface StreamSub extends MuxSub {
 /** An SSE or iframe stream of `channels=`, parsed as it arrives. */
 export function openMuxStream(base: string, kind: 'sse' | 'iframe', query: string, headers: Record<string, string> = {}): StreamSub {
   const inbox = new MuxInbox();
-  let text = '';
   let parsedTo = 0;
   const url = `${base}/push/${kind}?${query}${kind === 'iframe' ? '&callback=pw.deliver' : ''}`;
-  let resolveResponse!: (res: http.IncomingMessage) => void;
-  const response = new Promise<http.IncomingMessage>((resolve) => (resolveResponse = resolve));
-  const req = http.get(url, { headers, agent: false }, (res) => {
-    res.setEncoding('utf8');
-    resolveResponse(res);
-    res.on('data', (chunk: string) => {
-      text += chunk;
-      parsedTo = kind === 'sse' ? parseSse(text, parsedTo, inbox) : parseIframe(text, parsedTo, inbox);
-    });
-    res.on('error', () => {});
+  const { req, response, raw } = readStream(url, { headers, agent: false }, (text) => {
+    parsedTo = kind === 'sse'
+      ? parseSseEvents(text, parsedTo, (fields) => {
+        if (fields.data === undefined) return;
+        const message = JSON.parse(fields.data) as Tagged;
+        if (fields.event !== message.event) throw new Error(`event: ${fields.event} but the object says ${message.event}`);
+        inbox.push(message, fields.id);
+      })
+      : parseIframeCalls(text, parsedTo, 'pw.deliver', (m) => inbox.push(m as Tagged));
   });
-  req.on('error', () => {});
-  return { inbox, response, ready: response.then(() => undefined), raw: () => text, close: () => req.destroy() };
-}
-
-function parseSse(text: string, from: number, inbox: MuxInbox): number {
-  for (;;) {
-    const end = text.indexOf('\n\n', from);
-    if (end === -1) return from;
-    const block = text.slice(from, end);
-    from = end + 2;
-    const fields: Record<string, string> = {};
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const name = colon === -1 ? line : line.slice(0, colon);
-      let value = colon === -1 ? '' : line.slice(colon + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      fields[name] = fields[name] === undefined ? value : fields[name] + '\n' + value;
-    }
-    if (fields.data === undefined) continue;
-    const message = JSON.parse(fields.data) as Tagged;
-    if (fields.event !== message.event) throw new Error(`event: ${fields.event} but the object says ${message.event}`);
-    inbox.push(message, fields.id);
-  }
-}
-
-function parseIframe(text: string, from: number, inbox: MuxInbox): number {
-  const open = '<script>parent.pw.deliver(';
-  const close = ')</script>';
-  for (;;) {
-    const start = text.indexOf(open, from);
-    if (start === -1) return from;
-    const end = text.indexOf(close, start);
-    if (end === -1) return from;
-    inbox.push(JSON.parse(text.slice(start + open.length, end)) as Tagged);
-    from = end + close.length;
-  }
+  return { inbox, response, ready: response.then(() => undefined), raw, close: () => req.destroy() };
 }
 
 export interface WsSub extends MuxSub {
@@ -181,16 +122,7 @@ export interface WsSub extends MuxSub {
 export function openMuxWs(base: string, query: string): WsSub {
   const inbox = new MuxInbox();
   const ws = new WsClient(`${base.replace('http', 'ws')}/push/ws${query ? '?' + query : ''}`);
-  const ready = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('close', () => reject(new Error('closed before open')));
-  });
-  ready.catch(() => {});
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
-    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() }));
-  });
-  ws.on('message', (data: Buffer) => inbox.push(JSON.parse(data.toString('utf8')) as Tagged));
-  ws.on('error', () => {});
+  const { ready, closed } = watchPushWs(ws, (m) => inbox.push(m as Tagged));
   return {
     inbox, ws, ready, closed,
     send: (event, data) => ws.send(JSON.stringify({ event, data })),

@@ -12,7 +12,7 @@ import { EngineServer } from '../../src/socketio/engine-server.js';
 import type { EngineSession } from '../../src/socketio/engine-session.js';
 import { mountEngineEndpoint } from '../../src/socketio/mount.js';
 import { OutgoingPacket } from '../../src/socketio/outgoing-packet.js';
-import { openPolling, portOf, RawSocket, request, waitUntil, within } from './helpers.js';
+import { openPolling, openUpgradeSocket, portOf, RawSocket, request, upgradedSession, waitUntil, within } from './helpers.js';
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
@@ -261,9 +261,7 @@ describe('Engine.IO protocol suite', () => {
 
   describe('upgrade', () => {
     test('successfully upgrades from HTTP long-polling to WebSocket', async () => {
-      const sid = await openPolling(URL_);
-      const socket = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
-      await socket.opened;
+      const { sid, socket } = await openUpgradeSocket(URL_);
       socket.send('2probe');
       assert.equal(await socket.next(), '3probe');
       const poll = await request(polling(sid));
@@ -276,13 +274,7 @@ describe('Engine.IO protocol suite', () => {
     });
 
     test('ignores HTTP requests with same sid after upgrade', async () => {
-      const sid = await openPolling(URL_);
-      const socket = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
-      await socket.opened;
-      socket.send('2probe');
-      socket.send('5');
-      assert.equal(await socket.next(), '3probe');
-      await waitUntil(() => engineSession(sid)?.transport.name === 'websocket');
+      const { sid, socket } = await upgradedSession(URL_, (id) => engineSession(id)?.transport.name === 'websocket');
       const poll = await request(polling(sid));
       assert.equal(poll.status, 400);
       assert.deepEqual(JSON.parse(poll.body), { code: 3, message: 'Bad request' });
@@ -292,13 +284,7 @@ describe('Engine.IO protocol suite', () => {
     });
 
     test('ignores WebSocket connection with same sid after upgrade', async () => {
-      const sid = await openPolling(URL_);
-      const socket = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
-      await socket.opened;
-      socket.send('2probe');
-      socket.send('5');
-      assert.equal(await socket.next(), '3probe');
-      await waitUntil(() => engineSession(sid)?.transport.name === 'websocket');
+      const { sid, socket } = await upgradedSession(URL_, (id) => engineSession(id)?.transport.name === 'websocket');
       const socket2 = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
       await within(socket2.closed, 3000, 'second socket to close');
       socket.send('4hello');

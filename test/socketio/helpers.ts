@@ -1,4 +1,5 @@
 // Raw Engine.IO / Socket.IO clients for the protocol tests, over real sockets on 127.0.0.1.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -115,6 +116,27 @@ export async function openPolling(base: string): Promise<string> {
   const answer = await request(`${base}?EIO=4&transport=polling`);
   if (answer.status !== 200) throw new Error(`handshake answered ${answer.status}: ${answer.body}`);
   return JSON.parse(answer.body.slice(1)).sid;
+}
+
+/** A long-polling session and a WebSocket opened with its sid, before any probe. */
+export async function openUpgradeSocket(base: string): Promise<{ sid: string; socket: RawSocket }> {
+  const sid = await openPolling(base);
+  const socket = new RawSocket(`${base.replace('http', 'ws')}?EIO=4&transport=websocket&sid=${sid}`);
+  await socket.opened;
+  return { sid, socket };
+}
+
+/**
+ * A long-polling session upgraded to WebSocket, `2probe` and `5` sent together: resolves once
+ * `3probe` came back and `upgraded(sid)` (the server's state) holds.
+ */
+export async function upgradedSession(base: string, upgraded: (sid: string) => boolean): Promise<{ sid: string; socket: RawSocket }> {
+  const { sid, socket } = await openUpgradeSocket(base);
+  socket.send('2probe');
+  socket.send('5');
+  assert.equal(await socket.next(), '3probe');
+  await waitUntil(() => upgraded(sid));
+  return { sid, socket };
 }
 
 /** Waits, a turn of the event loop at a time, until `check` holds (the server's own state as the sentinel). */

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Server } from '../../src/socketio/index.js';
-import { openPolling, portOf, RawSocket, request, waitUntil, within } from './helpers.js';
+import { openPolling, openUpgradeSocket, portOf, RawSocket, request, upgradedSession, waitUntil, within } from './helpers.js';
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
@@ -163,9 +163,7 @@ describe('Socket.IO protocol suite: its Engine.IO part, at /socket.io/', () => {
   });
 
   test('should successfully upgrade from HTTP long-polling to WebSocket', async () => {
-    const sid = await openPolling(URL_);
-    const socket = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
-    await socket.opened;
+    const { sid, socket } = await openUpgradeSocket(URL_);
     socket.send('2probe');
     assert.equal(await socket.next(), '3probe');
     socket.send('5');
@@ -174,13 +172,7 @@ describe('Socket.IO protocol suite: its Engine.IO part, at /socket.io/', () => {
   });
 
   test('should ignore HTTP requests and WebSocket connections with same sid after upgrade', async () => {
-    const sid = await openPolling(URL_);
-    const socket = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
-    await socket.opened;
-    socket.send('2probe');
-    socket.send('5');
-    assert.equal(await socket.next(), '3probe');
-    await waitUntil(() => io.engine.session(sid)?.transport.name === 'websocket');
+    const { sid, socket } = await upgradedSession(URL_, (id) => io.engine.session(id)?.transport.name === 'websocket');
     assert.equal((await request(polling(sid))).status, 400);
     const socket2 = new RawSocket(`${WS_URL}?EIO=4&transport=websocket&sid=${sid}`);
     await within(socket2.closed, 3000, 'second socket to close');

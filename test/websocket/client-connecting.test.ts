@@ -7,14 +7,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { WebSocket as WsClient } from 'ws';
-import { WebSocketServer } from '../../src/websocket/server.js';
 import { connect } from '../../src/websocket/client.js';
 import { WebSocket } from '../../src/websocket/websocket.js';
 import { CloseEvent, ErrorEvent } from '../../src/websocket/event-target.js';
+import { attachWebSocketServer, type AttachedServer } from './attached-server.js';
 
 /** ws's client and ours, seen through the node events both have. */
 type AnyClient = {
@@ -39,20 +36,14 @@ function record(ws: AnyClient): { events: string[]; closed: Promise<void> } {
 }
 
 describe('close() and terminate() while connecting', () => {
-  let httpServer: http.Server;
+  let server: AttachedServer;
   let port: number;
-  let wss: WebSocketServer;
   /** verifyClient holds '/held' requests until released; this resolves when one arrives. */
   let arrived: (() => void) | null = null;
   const held: Array<(verdict: boolean) => void> = [];
 
   before(async () => {
-    httpServer = http.createServer();
-    httpServer.listen(0, '127.0.0.1');
-    await once(httpServer, 'listening');
-    port = (httpServer.address() as AddressInfo).port;
-    wss = new WebSocketServer({
-      server: httpServer,
+    server = await attachWebSocketServer({
       verifyClient: (req) => {
         if (req.url !== '/held') return true;
         return new Promise<boolean>((resolve) => {
@@ -61,13 +52,10 @@ describe('close() and terminate() while connecting', () => {
         });
       },
     });
-    wss.on('connection', (ws) => ws.send('hi'));
+    port = server.port;
+    server.wss.on('connection', (ws) => ws.send('hi'));
   });
-  after(async () => {
-    wss.close();
-    httpServer.closeAllConnections();
-    await new Promise((r) => httpServer.close(r));
-  });
+  after(() => server.close());
 
   for (const method of ['close', 'terminate'] as const) {
     test(`${method}() right after connecting: CLOSING at once, then 'error' and 'close' 1006 on a later tick, as ws`, { timeout: 10_000 }, async () => {
@@ -101,7 +89,7 @@ describe('close() and terminate() while connecting', () => {
       sequences.push(events);
       // The server accepts a client that is gone (it cannot know before it reads the socket again):
       // that connection ends by itself, 1006.
-      const serverSide = new Promise<number>((resolve) => wss.once('connection', (conn) => conn.on('close', resolve)));
+      const serverSide = new Promise<number>((resolve) => server.wss.once('connection', (conn) => conn.on('close', resolve)));
       held.shift()!(true);
       assert.equal(await serverSide, 1006);
     }

@@ -8,7 +8,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/websocket/server.js';
@@ -17,6 +16,7 @@ import { WebSocket } from '../../src/websocket/websocket.js';
 import { CloseEvent, ErrorEvent, MessageEvent } from '../../src/websocket/event-target.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { OP, RawClient } from './raw-client.js';
+import { attachWebSocketServer, type AttachedServer } from './attached-server.js';
 
 /** The part of the browser's WebSocket these programs use. */
 interface BrowserEvent { type: string; target: unknown }
@@ -70,23 +70,16 @@ function closeProgram(ws: BrowserSocket): Promise<string> {
 const NativeWebSocket = (globalThis as { WebSocket?: new (url: string) => BrowserSocket }).WebSocket;
 
 describe('browser-style code against pushwire WebSockets', () => {
-  let httpServer: http.Server;
+  let server: AttachedServer;
   let port: number;
-  let wss: WebSocketServer;
   /** What the server-side objects saw, by path, written with the browser API only. */
   const serverLog = new Map<string, string[]>();
   let serverClosed: (() => void) | null = null;
 
   before(async () => {
-    httpServer = http.createServer();
-    httpServer.listen(0, '127.0.0.1');
-    await once(httpServer, 'listening');
-    port = (httpServer.address() as AddressInfo).port;
-    wss = new WebSocketServer({
-      server: httpServer,
-      verifyClient: (req) => req.url !== '/refuse',
-    });
-    wss.on('connection', (ws, req) => {
+    server = await attachWebSocketServer({ verifyClient: (req) => req.url !== '/refuse' });
+    port = server.port;
+    server.wss.on('connection', (ws, req) => {
       const path = req.url!;
       const log: string[] = [];
       serverLog.set(path, log);
@@ -104,11 +97,7 @@ describe('browser-style code against pushwire WebSockets', () => {
       });
     });
   });
-  after(async () => {
-    wss.close();
-    httpServer.closeAllConnections();
-    await new Promise((r) => httpServer.close(r));
-  });
+  after(() => server.close());
 
   const serverDone = () => new Promise<void>((resolve) => { serverClosed = resolve; });
 

@@ -49,6 +49,22 @@ function nextMessage(ws: WebSocket): Promise<[Buffer, boolean]> {
   });
 }
 
+/** Our client sends text and binary of every size in SIZES to an echo; each must come back the same. */
+async function echoEverySize(ours: WebSocket): Promise<void> {
+  for (const n of SIZES) {
+    const text = textOf(n);
+    ours.send(text);
+    const [t, tBin] = await nextMessage(ours);
+    assert.equal(tBin, false);
+    assert.ok(t.equals(Buffer.from(text)), `text ${n}`);
+    const payload = randomBytes(n);
+    ours.send(payload);
+    const [b, bBin] = await nextMessage(ours);
+    assert.equal(bBin, true);
+    assert.ok(b.equals(payload), `binary ${n}`);
+  }
+}
+
 describe('ws client ↔ our /echo', () => {
   let server: TestServer;
   let ws: WsClient;
@@ -177,18 +193,7 @@ describe('our client ↔ ws WebSocketServer', () => {
   test('text and binary of 0 B to 16 MiB round-trip through a ws echo', async () => {
     const ours = connect(url);
     await once(ours, 'open');
-    for (const n of SIZES) {
-      const text = textOf(n);
-      ours.send(text);
-      const [t, tBin] = await nextMessage(ours);
-      assert.equal(tBin, false);
-      assert.ok(t.equals(Buffer.from(text)), `text ${n}`);
-      const payload = randomBytes(n);
-      ours.send(payload);
-      const [b, bBin] = await nextMessage(ours);
-      assert.equal(bBin, true);
-      assert.ok(b.equals(payload), `binary ${n}`);
-    }
+    await echoEverySize(ours);
     ours.close(1000);
     await once(ours, 'close');
   });
@@ -257,18 +262,7 @@ describe('our client ↔ our /echo', () => {
   test('text and binary of 0 B to 16 MiB, pings, and a clean close', async () => {
     const ours = connect(`ws://127.0.0.1:${server.port}/echo`);
     await once(ours, 'open');
-    for (const n of SIZES) {
-      const text = textOf(n);
-      ours.send(text);
-      const [t, tBin] = await nextMessage(ours);
-      assert.equal(tBin, false);
-      assert.ok(t.equals(Buffer.from(text)), `text ${n}`);
-      const payload = randomBytes(n);
-      ours.send(payload);
-      const [b, bBin] = await nextMessage(ours);
-      assert.equal(bBin, true);
-      assert.ok(b.equals(payload), `binary ${n}`);
-    }
+    await echoEverySize(ours);
     const pong = once(ours, 'pong');
     ours.ping('are you there');
     assert.equal(((await pong)[0] as Buffer).toString(), 'are you there');
