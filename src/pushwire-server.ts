@@ -42,11 +42,11 @@ export interface PushwireServer {
   readonly io: SocketIoServer;
   /** Starts listening; resolves with the real address. */
   listen(): Promise<{ host: string; port: number }>;
-  /** CONTRACT.md shutdown: stop accepting, close every client properly, resolve when done (at most ~4 s). */
+  /** The shutdown of docs/PROTOCOL.md §7: stop accepting, close every client properly, resolve when done (at most ~4 s). */
   shutdown(): Promise<void>;
 }
 
-/** Programmatic options beyond the command line of CONTRACT.md. */
+/** Programmatic options beyond the command line (docs/PROTOCOL.md §7). */
 export interface PushwireServerOptions {
   /** Refuse every WebSocket upgrade with 403, as a proxy that does not pass them would (tests of the client's fallback). */
   refuseUpgrades?: boolean;
@@ -72,7 +72,7 @@ export interface PushwireServerOptions {
   socketio?: Omit<SocketIoOptions, 'log' | 'path'>;
 }
 
-/** The whole server of CONTRACT.md on one http.Server. */
+/** The whole server of docs/PROTOCOL.md on one http.Server. */
 export function createPushwireServer(config: ServerConfig, options: PushwireServerOptions = {}): PushwireServer {
   const router = new Router();
   const closables: Closable[] = [];
@@ -164,7 +164,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
     });
   }
 
-  // The demo (issue 4): the page, /push.js, /api/registrations and the chat.
+  // The demo (docs/PROTOCOL.md §4): the page, /push.js, /api/registrations and the chat.
   const app = mountApp(router, push, config, options.log ? { log: options.log } : {});
   closables.push(app);
   mountSocketIoChat(io, push);

@@ -46,7 +46,7 @@ export interface ChannelLog {
 }
 
 export interface MemoryLogOptions {
-  /** Messages kept per channel (CONTRACT.md: at least 1000). */
+  /** Messages kept per channel (docs/PROTOCOL.md §3.2: at least 1000). */
   retention?: number;
   /** Where ids are reserved durably; null keeps them in memory only. */
   sequence?: IdSequence;

@@ -63,7 +63,7 @@ export interface ClientEvent {
   data: unknown;
 }
 
-/** CONTRACT.md: not an object, `event` not a non-empty string, or `data` missing: malformed. */
+/** docs/PROTOCOL.md §3.8: not an object, `event` not a non-empty string, or `data` missing: malformed. */
 export function checkClientEvent(value: unknown): ClientEvent {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EventRefused('event must be a JSON object');
   const { event } = value as { event?: unknown };

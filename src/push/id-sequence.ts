@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * Message ids per channel that keep rising across restarts (CONTRACT.md
- * "Messages and channels"). Ids are reserved in blocks: before the first id of
+ * Message ids per channel that keep rising across restarts (docs/PROTOCOL.md §3.2).
+ * Ids are reserved in blocks: before the first id of
  * a block is handed out, the block's top is written durably to the data dir.
  * A restart starts every channel above its last reserved block, so a `since`
  * from an earlier run can never be mistaken for an id of this one. The cost is

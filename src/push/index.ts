@@ -98,7 +98,7 @@ export interface PushApi {
 const ID_FILE = 'channel-ids.json';
 
 /**
- * Mounts every push path of CONTRACT.md on the router: /push/poll,
+ * Mounts every push path of docs/PROTOCOL.md §3 on the router: /push/poll,
  * /push/longpoll, /push/iframe, /push/sse, /push/ws and POST /push/emit.
  */
 export function mountPush(router: Router, options: PushOptions = {}): PushApi {

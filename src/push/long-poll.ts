@@ -189,7 +189,7 @@ export class LongPolls {
     this.ctx.metrics.longpoll.subscriptions.value -= poll.params.channels.length;
   }
 
-  /** Shutdown (CONTRACT.md): every held poll is answered 200 with `"messages": []`. */
+  /** Shutdown (docs/PROTOCOL.md §3.9): every held poll is answered 200 with `"messages": []`. */
   close(): void {
     this.closing = true;
     for (const poll of [...this.held]) this.answer(poll, NONE, null);

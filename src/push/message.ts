@@ -1,8 +1,8 @@
 import { PreparedMessage } from '../websocket/prepared-message.js';
 
-/** CONTRACT.md: a channel name. */
+/** A channel name (docs/PROTOCOL.md §3.1). */
 export const CHANNEL_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** CONTRACT.md: event names beginning with this are the server's own (`push:gap`). */
+/** docs/PROTOCOL.md §3.1: event names beginning with this are the server's own (`push:gap`). */
 export const RESERVED_PREFIX = 'push:';
 
 /** Characters that could end or break a `<script>` element, or a JS string before ES2019. */

@@ -3,7 +3,7 @@ import { HttpError } from '../http/respond.js';
 import { MAX_CHANNELS, type ChannelRequest } from './channel-set.js';
 import { CHANNEL_NAME } from './message.js';
 
-/** CONTRACT.md iframe streaming: the callback the script chunks call on `parent`. */
+/** Iframe streaming (docs/PROTOCOL.md §3.5): the callback the script chunks call on `parent`. */
 export const CALLBACK_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$/;
 
 const NON_NEGATIVE_INTEGER = /^\d{1,16}$/;

@@ -9,7 +9,7 @@ import type { PushMetrics } from './push-metrics.js';
 export interface PushOptions {
   /** Directory where channel id reservations are kept (`channel-ids.json`); null: ids in memory only. */
   dataDir?: string | null;
-  /** Messages retained per channel (CONTRACT.md: at least 1000). */
+  /** Messages retained per channel (docs/PROTOCOL.md §3.2: at least 1000). */
   retention?: number;
   /** Ids reserved per durable write. */
   idBlockSize?: number;
@@ -31,9 +31,9 @@ export interface PushOptions {
   maxSubscriptionsPerConnection?: number;
   /** Channels the server holds; a subscribe or publish creating one past it gets 503 / close 1013. */
   maxChannels?: number;
-  /** Default long-poll timeout (CONTRACT.md: 25000). */
+  /** Default long-poll timeout (docs/PROTOCOL.md §3.4: 25000). */
   longPollTimeout?: number;
-  /** Heartbeat period of SSE and iframe streams and WebSocket pings (CONTRACT.md: at most 25 s). */
+  /** Heartbeat period of SSE and iframe streams and WebSocket pings (docs/PROTOCOL.md §3.5, §3.6: at most 25 s). */
   heartbeatInterval?: number;
   /** An iframe stream is ended after this many bytes (the browser keeps every script element it ran)... */
   iframeMaxBytes?: number;
@@ -43,7 +43,7 @@ export interface PushOptions {
   sseRetry?: number;
   /** Bytes queued for one stream or WebSocket before that slow client is cut off (stream ended / close 1013). */
   maxQueuedBytes?: number;
-  /** Largest WebSocket message accepted on /push/ws (CONTRACT.md --max-message). */
+  /** Largest WebSocket message accepted on /push/ws (--max-message, docs/PROTOCOL.md §1.5). */
   maxMessage?: number;
   /** Largest POST /push/emit body. */
   maxEmitBody?: number;
@@ -87,7 +87,7 @@ export function resolveSettings(options: PushOptions): PushSettings {
     const value = settings[key];
     if (!(value === Infinity || (Number.isSafeInteger(value) && value >= 1))) throw new RangeError(`${key} must be a positive integer or Infinity`);
   }
-  if (settings.heartbeatInterval > 25_000) throw new RangeError('heartbeatInterval must be at most 25000 ms (CONTRACT.md)');
+  if (settings.heartbeatInterval > 25_000) throw new RangeError('heartbeatInterval must be at most 25000 ms (docs/PROTOCOL.md §3.6)');
   return settings;
 }
 

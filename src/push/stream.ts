@@ -206,7 +206,7 @@ export class StreamRegistry {
     }
   }
 
-  /** Shutdown (CONTRACT.md): every open stream is ended with its final chunk. */
+  /** Shutdown (docs/PROTOCOL.md §3.9): every open stream is ended with its final chunk. */
   close(): void {
     this.closing = true;
     for (const stream of [...this.open]) this.end(stream);

@@ -1,6 +1,6 @@
 /**
  * The Engine.IO v4 packet codec: byte/string vectors of the protocol
- * (docs/PROTOCOL.md §7.1), the record separator of long-polling bodies,
+ * (docs/PROTOCOL.md §5.1), the record separator of long-polling bodies,
  * base64 binary packets, and refusal of anything else.
  */
 import { test } from 'node:test';

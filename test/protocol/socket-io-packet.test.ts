@@ -1,6 +1,6 @@
 /**
  * The Socket.IO v5 packet codec: the string vectors of the protocol
- * (docs/PROTOCOL.md §7.2), namespaces, ack ids, binary attachments with
+ * (docs/PROTOCOL.md §5.3), namespaces, ack ids, binary attachments with
  * placeholders, fed whole and attachment by attachment, and refusals.
  */
 import { test } from 'node:test';

@@ -10,7 +10,8 @@ const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 
 /** The Redis bench at tiny counts: it runs, and every row holds a positive figure for both logs. */
 test('bench --only=redis prints the Redis log beside the memory log', { skip: redisSkip(), timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, [RUN, '--only=redis', '--scale=0.002'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A hung bench is killed before the test's own timeout, so it cannot outlive the run.
+  const child = spawn(process.execPath, [RUN, '--only=redis', '--scale=0.002'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 50_000 });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
