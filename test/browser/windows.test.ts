@@ -250,11 +250,13 @@ describe('the demo in many windows of one browser', { skip: skip, timeout: 90_00
       // The shared SSE stream, and the panels' SSE, iframe and long poll: 4 of the browser's 6.
       const h = await steady(s);
       assert.ok(h.streams + h.heldPolls <= 4, JSON.stringify(h));
-      // Resource Timing: no request of any window sat waiting for a connection.
+      // Resource Timing: no request of any window sat waiting for a connection. A busy
+      // machine delays a request by a few hundred ms; one behind six held connections
+      // waits until one of them ends (1.4 s at the least when this was checked).
       for (const page of windows) {
         const waits = await page.evaluate(() => (globalThis as any).performance.getEntriesByType('resource')
           .map((e: any) => ({ name: e.name, queued: e.requestStart - e.fetchStart }))
-          .filter((e: any) => e.queued > 200));
+          .filter((e: any) => e.queued > 1000));
         assert.deepEqual(waits, []);
       }
     } finally {
