@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import fs from 'node:fs';
-import { launchChromium, skip } from './chromium.js';
+import { launchChromium, skip, until } from './chromium.js';
 import { closeClients, Collector, connectSocket, cut, startPushwire, type Running } from '../socketio/helpers.js';
 
 /**
@@ -106,6 +106,10 @@ describe("the seed's Socket.IO chat page in Chromium", { skip, timeout: 60_000 }
   test('cut from the server, it reconnects and recovers what it missed', async () => {
     const id = await seedPage.evaluate(() => (globalThis as any).socket.id as string);
     const serverSide = running.server.io.sockets.sockets.get(id)!;
+    // Cut the WebSocket, once the upgrade is done on both sides. (A session cut while it
+    // still polls answers the page's next poll 400 "unknown sid", as Engine.IO does.)
+    await seedPage.waitForFunction(() => (globalThis as any).socket.io.engine.transport === 'websocket', null, { timeout: 10_000 });
+    await until(() => serverSide.conn.transport.name === 'websocket', 10_000, 'the server side of the upgrade');
     const gone = new Promise((resolve) => serverSide.once('disconnect', resolve));
     cut(serverSide);
     await gone;
