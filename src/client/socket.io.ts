@@ -114,6 +114,8 @@ namespace pushwireSocketIo {
     private polling = false;
     private pollInFlight = false;
     private postInFlight = false;
+    /** The close packet's POST, held until the POST in flight is answered: Engine.IO takes one POST at a time. */
+    private closePost: (() => void) | null = null;
     private pollAbort: AbortController | null = null;
     /** Packets (already encoded as text, or binary) waiting to be sent. */
     private writeBuffer: EngineData[] = [];
@@ -226,13 +228,23 @@ namespace pushwireSocketIo {
         method: 'POST', body: parts.join(SEPARATOR), headers: { 'Content-Type': 'text/plain;charset=UTF-8' }, cache: 'no-store',
       }).then((res) => {
         this.postInFlight = false;
+        if (this.sendClosePost()) return;
         if (!res.ok) throw new Error(`post answered ${res.status}`);
         if (this.upgrading) this.maybeFinishUpgrade();
         else this.flush();
       }).catch(() => {
         this.postInFlight = false;
-        this.onClose('transport error');
+        if (!this.sendClosePost()) this.onClose('transport error');
       });
+    }
+
+    /** Sends the held close POST, if any; true when it did. */
+    private sendClosePost(): boolean {
+      const send = this.closePost;
+      if (send === null) return false;
+      this.closePost = null;
+      send();
+      return true;
     }
 
     // -- WebSocket
@@ -325,7 +337,11 @@ namespace pushwireSocketIo {
         if (this.transport === 'websocket' && this.ws?.readyState === 1) {
           this.ws.send('1');
         } else if (this.transport === 'polling') {
-          void fetch(this.url('polling', false), { method: 'POST', body: '1', cache: 'no-store' }).catch(() => {});
+          // What is still buffered (a DISCONNECT, say) goes first, in the same POST, after the one in flight.
+          const body = [...this.writeBuffer.map((p) => (typeof p === 'string' ? p : 'b' + toBase64(asBytes(p)))), '1'].join(SEPARATOR);
+          const url = this.url('polling', false);
+          this.closePost = () => { void fetch(url, { method: 'POST', body, cache: 'no-store' }).catch(() => {}); };
+          if (!this.postInFlight) this.sendClosePost();
         }
       }
       this.onClose('io client disconnect');
