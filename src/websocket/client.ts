@@ -54,6 +54,9 @@ export function connect(url: string | URL, options: ClientOptions = {}): WebSock
     port: target.port || (secure ? 443 : 80),
     path: target.pathname + target.search,
     headers,
+    // A connection of its own: a pooling agent (Node's global one keeps sockets
+    // alive) would keep a request dropped while connecting as an idle socket.
+    agent: false,
   });
   // close() or terminate() while connecting, or a failure below: the request is dropped.
   setHandshakeAbort(ws, () => request.destroy());

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../../src/websocket/server.js';
 import { WebSocket } from '../../src/websocket/websocket.js';
@@ -293,7 +294,11 @@ describe('client errors', () => {
     }
   });
   test("close() while connecting ends it: 'close' 1006, never 'open', and the server lets go", async () => {
-    const s = await makeServer();
+    // The server's own http.Server, to see its TCP connections.
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const wss = new WebSocketServer({ server });
+    const s = { wss, port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => wss.close(() => resolve())) };
     try {
       const client = connect(`ws://127.0.0.1:${s.port}/`);
       const events: string[] = [];
@@ -306,8 +311,13 @@ describe('client errors', () => {
       const deadline = Date.now() + 2000;
       while (s.wss.clients.size > 0 && Date.now() < deadline) await delay(20);
       assert.equal(s.wss.clients.size, 0, 'the server dropped the abandoned connection');
+      // And no TCP connection is left open (a pooled socket would idle on).
+      const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n)));
+      while (await connections() > 0 && Date.now() < deadline) await delay(20);
+      assert.equal(await connections(), 0, 'the client left no connection open');
     } finally {
       await s.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
   test('a bad URL scheme throws', () => {
