@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every bench, ours beside ws, in one run. Options:
  * `--scale=N` (or BENCH_SCALE) scales counts and durations (the smoke test
- * uses a tiny one); `--only=codec,echo,memory,fanout,fanout-burst,fanout-socketio,deflate,redis` picks some.
+ * uses a tiny one); `--only=codec,echo,memory,fanout,fanout-burst,fanout-socketio,deflate,redis,windows` picks some.
  */
 import { cpus } from 'node:os';
 import { benchScale, hasBufferutil } from './lib.js';
@@ -11,8 +11,9 @@ import * as memory from './memory.js';
 import * as fanout from './fanout.js';
 import * as deflate from './deflate.js';
 import * as redis from './redis.js';
+import * as windows from './windows.js';
 
-const all: Record<string, { run(): Promise<void> }> = { codec, echo, memory, fanout, 'fanout-burst': { run: fanout.runBurst }, 'fanout-socketio': { run: fanout.runSocketIo }, deflate, redis };
+const all: Record<string, { run(): Promise<void> }> = { codec, echo, memory, fanout, 'fanout-burst': { run: fanout.runBurst }, 'fanout-socketio': { run: fanout.runSocketIo }, deflate, redis, windows };
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const names = only ?? Object.keys(all);
 for (const name of names) if (!all[name]) throw new Error(`unknown bench ${name}; have ${Object.keys(all).join(', ')}`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { skip } from '../browser/chromium.js';
 
 // build/test/bench/ -> build/bench/run.js
 const RUN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'run.js');
@@ -46,6 +47,19 @@ test('every bench script runs end to end with tiny counts', { timeout: 180_000 }
   assertFigures(out, 'WebSocket x 20, chat: server CPU/delivery');
   // Socket.IO fan-out: pushwire and socket.io 4 side by side.
   assertFigures(out, 'Socket.IO x 10: server CPU/delivery');
+  // The browser windows: figures when there is a Chromium to measure with.
+  assert.ok(out.includes('## Browser windows'), `missing table ## Browser windows\n${out}`);
+  if (!skip) {
+    for (const row of ['a window loads', 'a sign-up is answered', 'the leader window closes']) {
+      const line = out.split('\n').find((l) => l.startsWith(row));
+      assert.ok(line, `missing row ${row}\n${out}`);
+      // name, samples, p50, max, <target, verdict: the three figures just before the target.
+      const cells = line.split(/\s+/);
+      const at = cells.findIndex((c) => c.startsWith('<'));
+      const [samples, p50, max] = cells.slice(at - 3, at).map(Number);
+      assert.ok(samples! > 0 && p50! > 0 && max! >= p50!, `row ${row}: ${line}`);
+    }
+  }
 });
 
 /** Reads the ours and ws columns of a table row (as lib.ts fmt prints them) and checks both are > 0. */
