@@ -155,7 +155,9 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
         });
       }
       // A bound for a hung run, not a speed check (10 s was once reached with a full bench running beside).
+      const subscribed = Date.now();
       for (const page of pages) await page.waitForFunction(() => (globalThis as any).__got.x.length >= 3 && (globalThis as any).__got.y.length >= 2, null, { timeout: 30_000 });
+      t.diagnostic(`the four pages had their first messages after ${Date.now() - subscribed} ms`);
       // One WebSocket for the four pages, carrying both channels.
       await until(() => s.push.stats().connections === 1, 5000, 'one connection for the browser');
       assert.deepEqual([s.push.stats().websockets, s.push.stats().subscriptions], [1, 2]);
