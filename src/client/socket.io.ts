@@ -340,7 +340,14 @@ namespace pushwireSocketIo {
           // What is still buffered (a DISCONNECT, say) goes first, in the same POST, after the one in flight.
           const body = [...this.writeBuffer.map((p) => (typeof p === 'string' ? p : 'b' + toBase64(asBytes(p)))), '1'].join(SEPARATOR);
           const url = this.url('polling', false);
-          this.closePost = () => { void fetch(url, { method: 'POST', body, cache: 'no-store' }).catch(() => {}); };
+          // The held poll stays until the server has the close packet (it answers the poll then):
+          // a poll dropped first is a transport error to Engine.IO, which would end the session
+          // before the close arrives, and answer that 400.
+          const heldPoll = this.pollAbort;
+          this.pollAbort = null;
+          this.closePost = () => {
+            void fetch(url, { method: 'POST', body, cache: 'no-store' }).catch(() => {}).finally(() => heldPoll?.abort());
+          };
           if (!this.postInFlight) this.sendClosePost();
         }
       }
