@@ -16,15 +16,22 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
 /**
  * An error answer: `{"error": message}` (every refusal of docs/PROTOCOL.md).
  * A refusal that comes before the request's body is read leaves the body
- * unread and closes the connection after the answer (docs/PROTOCOL.md §6.2).
+ * unread and closes the connection after the answer (docs/PROTOCOL.md §6.1).
  */
 export function sendError(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const req = res.req as http.IncomingMessage | undefined;
-  if (req !== undefined && bodyLeft(req)) {
-    stopReading(req);
-    closeAfterAnswer(res);
-  }
+  leaveBodyUnread(res);
   sendJson(res, status, { error: message }, headers);
+}
+
+/**
+ * Before a refusal: if the request's body is not all read, the rest is left
+ * unread and the connection closes after the answer (docs/PROTOCOL.md §6.1).
+ */
+export function leaveBodyUnread(res: http.ServerResponse): void {
+  const req = res.req as http.IncomingMessage | undefined;
+  if (req === undefined || !bodyLeft(req)) return;
+  stopReading(req);
+  closeAfterAnswer(res);
 }
 
 /** The request announced a body that has not all been read. */
@@ -47,7 +54,7 @@ const LINGER_MS = 2000;
 /**
  * Reads a request body of at most `limit` bytes. Past the limit it rejects
  * with 413 as soon as the excess arrives (or is announced by Content-Length),
- * and reads no more of it (docs/PROTOCOL.md §6.2).
+ * and reads no more of it (docs/PROTOCOL.md §6.1).
  */
 export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { leaveBodyUnread } from '../http/respond.js';
 import { engineErrorBody, type EngineErrorCode } from '../protocol/engine-io-packet.js';
 
 /**
@@ -8,6 +9,7 @@ import { engineErrorBody, type EngineErrorCode } from '../protocol/engine-io-pac
  */
 export function answerEngineError(res: http.ServerResponse, code: EngineErrorCode): void {
   if (res.headersSent || res.destroyed) return;
+  leaveBodyUnread(res);
   const body = engineErrorBody(code);
   res.writeHead(400, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(body);

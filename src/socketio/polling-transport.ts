@@ -3,6 +3,7 @@ import {
   decodePayload, EngineErrorCode, EngineParseError, EnginePacketType, encodePayload, encodeTextPacket, type EnginePacket,
 } from '../protocol/engine-io-packet.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
+import { leaveBodyUnread } from '../http/respond.js';
 import { answerEngineError } from './engine-answers.js';
 import type { OutgoingPacket } from './outgoing-packet.js';
 import type { Transport, TransportEnd, TransportOwner } from './transport.js';
@@ -98,19 +99,20 @@ export class PollingTransport implements Transport {
     let refused = false;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.maxHttpBufferSize) refused = true;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > this.maxHttpBufferSize) {
-        refused = true;
-        chunks.length = 0;
-      } else {
-        chunks.push(chunk);
-      }
-    });
-    req.on('end', () => {
+      if (size <= this.maxHttpBufferSize) return void chunks.push(chunk);
+      // Past the limit: answered now, and the rest is not read.
+      refused = true;
+      chunks.length = 0;
+      req.off('data', onData);
       this.posting = false;
-      if (refused) return this.tooLarge(res);
+      this.tooLarge(res);
+    };
+    if (!refused) req.on('data', onData);
+    req.on('end', () => {
+      if (refused) return;
+      this.posting = false;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       this.onBody(body, res);
     });
@@ -119,7 +121,8 @@ export class PollingTransport implements Transport {
       if (!this.closed) this.owner.onTransportClose(this, 'transport error');
     });
     if (refused) {
-      // Announced too large: answer now; the rest of the body is read and dropped.
+      // Announced too large: answered now, and the body is not read.
+      this.posting = false;
       this.tooLarge(res);
     }
   }
@@ -127,6 +130,7 @@ export class PollingTransport implements Transport {
   private tooLarge(res: http.ServerResponse): void {
     if (!res.headersSent) {
       const body = '{"code":3,"message":"Payload too large"}';
+      leaveBodyUnread(res);
       res.writeHead(413, { 'Content-Type': 'application/json', 'Content-Length': body.length, Connection: 'close' });
       res.end(body);
     }
