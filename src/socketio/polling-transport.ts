@@ -3,7 +3,7 @@ import {
   decodePayload, EngineErrorCode, EngineParseError, EnginePacketType, encodePayload, encodeTextPacket, type EnginePacket,
 } from '../protocol/engine-io-packet.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
-import { leaveBodyUnread } from '../http/respond.js';
+import { HttpError, leaveBodyUnread, readBody } from '../http/respond.js';
 import { answerEngineError } from './engine-answers.js';
 import type { OutgoingPacket } from './outgoing-packet.js';
 import type { Transport, TransportEnd, TransportOwner } from './transport.js';
@@ -94,37 +94,15 @@ export class PollingTransport implements Transport {
       return;
     }
     this.posting = true;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > this.maxHttpBufferSize) refused = true;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= this.maxHttpBufferSize) return void chunks.push(chunk);
-      // Past the limit: answered now, and the rest is not read.
-      refused = true;
-      chunks.length = 0;
-      req.off('data', onData);
+    // Past maxHttpBufferSize: 413 as soon as the excess arrives or is announced, and the rest is not read.
+    readBody(req, this.maxHttpBufferSize).then((body) => {
       this.posting = false;
-      this.tooLarge(res);
-    };
-    if (!refused) req.on('data', onData);
-    req.on('end', () => {
-      if (refused) return;
-      this.posting = false;
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       this.onBody(body, res);
-    });
-    req.on('error', () => {
+    }, (err: unknown) => {
       this.posting = false;
+      if (err instanceof HttpError && err.status === 413) return this.tooLarge(res);
       if (!this.closed) this.owner.onTransportClose(this, 'transport error');
     });
-    if (refused) {
-      // Announced too large: answered now, and the body is not read.
-      this.posting = false;
-      this.tooLarge(res);
-    }
   }
 
   private tooLarge(res: http.ServerResponse): void {
