@@ -82,7 +82,7 @@ describe('the module in Chromium', { skip: skip, timeout: 60_000 }, () => {
       await page.goto(url);
       assert.match((await mime).headers()['content-type'] ?? '', /^text\/javascript/);
       s.server.push.publish('module-test', 'm', 'hello');
-      await page.waitForFunction(() => (globalThis as any).got?.length === 1, null, { timeout: 10_000 });
+      await page.waitForFunction(() => (globalThis as any).got?.length === 1, null, { timeout: 10_000, polling: 20 });
       assert.deepEqual(await page.evaluate(() => (globalThis as any).got), ['module-test:1:hello']);
       assert.equal(await page.evaluate(() => (globalThis as any).sameClient), true);
     } finally {

@@ -101,14 +101,14 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
           w.__sub('a', 'a', { ...o, since: 0 });
           w.__sub('b', 'b', { ...o, since: 0 });
         }, options);
-        await page.waitForFunction(() => (globalThis as any).__got.a.length >= 2 && (globalThis as any).__got.b.length >= 2, null, { timeout: 10_000 });
+        await page.waitForFunction(() => (globalThis as any).__got.a.length >= 2 && (globalThis as any).__got.b.length >= 2, null, { timeout: 10_000, polling: 20 });
         if (transport !== 'poll') {
           await until(() => s.push.stats().connections === 1 && s.push.stats().subscriptions === 2, 5000, `${transport}: one connection, two channels`);
         }
         const traffic = pump(s, 'a');
         // A third channel joins, from an old cursor, while 'a' is busy...
         await page.evaluate((o) => (globalThis as any).__sub('c', 'c', { ...o, since: 1 }), options);
-        await page.waitForFunction(() => (globalThis as any).__got.c.length >= 1, null, { timeout: 10_000 });
+        await page.waitForFunction(() => (globalThis as any).__got.c.length >= 1, null, { timeout: 10_000, polling: 20 });
         // ...and one leaves.
         await page.evaluate(() => (globalThis as any).__subs.b.close());
         if (transport !== 'poll') {
@@ -156,7 +156,16 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       }
       // A bound for a hung run, not a speed check (10 s was once reached with a full bench running beside).
       const subscribed = Date.now();
-      for (const page of pages) await page.waitForFunction(() => (globalThis as any).__got.x.length >= 3 && (globalThis as any).__got.y.length >= 2, null, { timeout: 30_000 });
+      try {
+        for (const page of pages) await page.waitForFunction(() => (globalThis as any).__got.x.length >= 3 && (globalThis as any).__got.y.length >= 2, null, { timeout: 30_000, polling: 20 });
+      } catch (err) {
+        // What each page had, and what the server held: enough to tell a lost subscription from a stuck connection.
+        const seen = await Promise.all(pages.map((p) => p.evaluate(() => {
+          const w = globalThis as any;
+          return { got: w.__got, x: w.__subs.x.stats, y: w.__subs.y.stats };
+        }).catch((e: Error) => e.message)));
+        throw new Error(`${(err as Error).message}\npages: ${JSON.stringify(seen)}\nserver: ${JSON.stringify(s.push.stats())}`);
+      }
       t.diagnostic(`the four pages had their first messages after ${Date.now() - subscribed} ms`);
       // One WebSocket for the four pages, carrying both channels.
       await until(() => s.push.stats().connections === 1, 5000, 'one connection for the browser');
@@ -224,7 +233,7 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       await page.goto(await routeBlankPage(context, s.base));
       await recorder(page);
       await page.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 0, retryMin: 50, upgradeInterval: 300 }));
-      await page.waitForFunction(() => (globalThis as any).__subs.x.stats.transport === 'sse' && (globalThis as any).__subs.x.stats.state === 'open', null, { timeout: 10_000 });
+      await page.waitForFunction(() => (globalThis as any).__subs.x.stats.transport === 'sse' && (globalThis as any).__subs.x.stats.state === 'open', null, { timeout: 10_000, polling: 20 });
       assert.equal((await stats(page, 'x')).fallbacks, 1);
       const traffic = pump(s, 'x');
       // Probes keep failing while upgrades are refused...
@@ -232,7 +241,7 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       assert.equal((await stats(page, 'x')).transport, 'sse');
       // ...and succeed once they are not.
       s.options.refuseUpgrades = false;
-      await page.waitForFunction(() => (globalThis as any).__subs.x.stats.transport === 'websocket', null, { timeout: 10_000 });
+      await page.waitForFunction(() => (globalThis as any).__subs.x.stats.transport === 'websocket', null, { timeout: 10_000, polling: 20 });
       await until(() => s.push.stats().streams === 0 && s.push.stats().websockets === 1, 3000, 'the SSE stream let go');
       await new Promise((resolve) => setTimeout(resolve, 100));
       const pumped = traffic.stop();

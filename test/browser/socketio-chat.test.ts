@@ -59,8 +59,8 @@ describe("the seed's Socket.IO chat page in Chromium", { skip, timeout: 60_000 }
     for (const line of ['<script src="/socket.io/socket.io.js"></script>', "  var socket = io();", " socket.emit('chat message', $('#m').val());", " socket.on('chat message', function(msg){", '    console.log(msg);']) {
       assert.ok(html.includes(line), line);
     }
-    await seedPage.waitForFunction(() => (globalThis as any).socket.connected === true, null, { timeout: 10_000 });
-    await seedPage.waitForFunction(() => (globalThis as any).socket.io.engine?.transport === 'websocket', null, { timeout: 10_000 });
+    await seedPage.waitForFunction(() => (globalThis as any).socket.connected === true, null, { timeout: 10_000, polling: 20 });
+    await seedPage.waitForFunction(() => (globalThis as any).socket.io.engine?.transport === 'websocket', null, { timeout: 10_000, polling: 20 });
     const id = await seedPage.evaluate(() => (globalThis as any).socket.id as string);
     const serverSide = running.server.io.sockets.sockets.get(id);
     assert.ok(serverSide, 'the server knows the page by its socket id');
@@ -120,7 +120,7 @@ describe("the seed's Socket.IO chat page in Chromium", { skip, timeout: 60_000 }
     const serverSide = running.server.io.sockets.sockets.get(id)!;
     // Cut the WebSocket, once the upgrade is done on both sides. (A session cut while it
     // still polls answers the page's next poll 400 "unknown sid", as Engine.IO does.)
-    await seedPage.waitForFunction(() => (globalThis as any).socket.io.engine.transport === 'websocket', null, { timeout: 10_000 });
+    await seedPage.waitForFunction(() => (globalThis as any).socket.io.engine.transport === 'websocket', null, { timeout: 10_000, polling: 20 });
     await until(() => serverSide.conn.transport.name === 'websocket', 10_000, 'the server side of the upgrade');
     const gone = new Promise((resolve) => serverSide.once('disconnect', resolve));
     cut(serverSide);
