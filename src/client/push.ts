@@ -198,7 +198,10 @@ namespace pushwire {
   /** One opened connection and how far it has delivered each channel. */
   interface Live {
     conn: Connection | null;
+    /** By channel, the last id this connection delivered (at first, the cursor it opened from). */
     readonly carried: Cursors;
+    /** Channels asked in band to go back to an older cursor, whose replay has not begun yet. */
+    readonly rewinding: Cursors;
     readonly index: number;
     openedAt: number;
     delivered: boolean;
@@ -323,15 +326,22 @@ namespace pushwire {
       const remove: string[] = [];
       for (const [channel, since] of wanted) {
         const at = live.carried.get(channel);
-        if (at === undefined || since < at) add.set(channel, since);
+        if (at === undefined || since < Math.min(at, live.rewinding.get(channel) ?? at)) add.set(channel, since);
       }
       for (const channel of live.carried.keys()) if (!wanted.has(channel)) remove.push(channel);
       if (add.size === 0 && remove.length === 0) return;
       // A probe opened with the old set would come back with the wrong one: start it again later.
       this.abandonProbe();
       if (live.conn.update(add, remove)) {
-        for (const [channel, since] of add) live.carried.set(channel, since);
-        for (const channel of remove) live.carried.delete(channel);
+        for (const [channel, since] of add) {
+          // A channel carried already goes back: what comes until the replay is the old subscription's.
+          if (live.carried.has(channel)) live.rewinding.set(channel, since);
+          else live.carried.set(channel, since);
+        }
+        for (const channel of remove) {
+          live.carried.delete(channel);
+          live.rewinding.delete(channel);
+        }
         return;
       }
       // Stop first, then open from the cursors: nothing in between is lost (the server keeps it), and anything delivered twice is dropped by id.
@@ -350,7 +360,7 @@ namespace pushwire {
 
     /** Opens a connection with technique `index` on the wanted channels, as the live one or as a probe. */
     private open(index: number, probe: boolean): void {
-      const rec: Live = { conn: null, carried: this.wanted(), index, openedAt: 0, delivered: false };
+      const rec: Live = { conn: null, carried: this.wanted(), rewinding: new Map(), index, openedAt: 0, delivered: false };
       const mine = () => this.live === rec || this.probing === rec;
       const link: Link = {
         opened: () => {
@@ -390,15 +400,32 @@ namespace pushwire {
       rec.conn = CONNECTORS[this.order[index]!](this, link, rec.carried);
     }
 
+    /**
+     * A message to the listeners it reaches without a hole: those whose cursor
+     * is at least the connection's before it. A listener behind (it joined
+     * from an older cursor) gets it once the connection has gone back for it:
+     * taking it now would move its cursor past the ids in between.
+     */
     private dispatch(rec: Live, m: Message): void {
       if (typeof m !== 'object' || m === null || typeof m.id !== 'number' || typeof m.channel !== 'string') return;
-      const at = rec.carried.get(m.channel);
+      let at = rec.carried.get(m.channel);
       if (at === undefined) return; // a channel this connection no longer carries
-      if (m.event === GAP || m.id > at) rec.carried.set(m.channel, m.id);
-      if (m.event !== GAP) rec.delivered = true;
       const set = this.listeners.get(m.channel);
+      if (m.event === GAP) {
+        rec.carried.set(m.channel, m.id);
+        rec.rewinding.delete(m.channel);
+        if (set) for (const listener of Array.from(set)) listener.receive(m);
+        return;
+      }
+      // An id at or below the connection's: the replay from an older cursor has begun.
+      if (m.id <= at) {
+        at = m.id - 1;
+        rec.rewinding.delete(m.channel);
+      }
+      rec.carried.set(m.channel, m.id);
+      rec.delivered = true;
       if (!set) return;
-      for (const listener of Array.from(set)) listener.receive(m);
+      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m);
     }
 
     /** The connection ended or failed: reconnect after a backoff, or fall back if the technique itself fails. */
@@ -595,8 +622,11 @@ namespace pushwire {
       };
     }
 
+    /** The last id it has, counting those held while a gap reloads the state. */
     cursor(): number {
-      return this.lastId ?? 0;
+      let last = this.lastId ?? 0;
+      if (this.held) for (const m of this.held) if (m.event !== GAP && m.id > last) last = m.id;
+      return last;
     }
 
     /** Without a cursor a reconnect could not ask for what it missed: learn the channel's last id first. */
