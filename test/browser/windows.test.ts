@@ -172,7 +172,8 @@ describe('the demo in many windows of one browser', { skip: skip, timeout: 90_00
         await waitForText(page, '#count', String(end), 5000);
         const seen = await demo<Seen[]>(page, 'seen.main');
         assertExactlyOnce(`window ${i + 2}`, seen.slice(seen.findIndex((e) => e.count === startCount + 1)), startCount, end);
-        await page.waitForFunction((n) => (globalThis as any).pushwireDemo.chatIds.length === n, chatBefore + chatted, { timeout: 5000, polling: 20 });
+        // At least as many as sent (then the ids say what is wrong, if anything: a loss, a double).
+        await page.waitForFunction((n) => (globalThis as any).pushwireDemo.chatIds.length >= n, chatBefore + chatted, { timeout: 5000, polling: 20 }).catch(() => {});
         assertConsecutive(`window ${i + 2}: chat`, await demo<number[]>(page, 'chatIds'), 1, chatBefore + chatted);
       }
       // The panels moved on with the lock, to one of the remaining windows.
