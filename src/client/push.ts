@@ -167,7 +167,8 @@ namespace pushwire {
     readonly channel: string;
     /** The last id it has: a connection opens from the lowest of its channel's listeners. */
     cursor(): number;
-    receive(m: Message): void;
+    /** `at`: the connection's last id of the channel before `m` (none for a gap). */
+    receive(m: Message, at?: number): void;
     /** SSE event names it needs, or undefined for "every event". */
     readonly events: readonly string[] | undefined;
   }
@@ -425,7 +426,7 @@ namespace pushwire {
       rec.carried.set(m.channel, m.id);
       rec.delivered = true;
       if (!set) return;
-      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m);
+      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m, at);
     }
 
     /** The connection ended or failed: reconnect after a backoff, or fall back if the technique itself fails. */
@@ -763,7 +764,7 @@ namespace pushwire {
     | { t: 'leave'; page: string; sub: number }
     | { t: 'bye'; page: string }
     | { t: 'leader'; page: string }
-    | { t: 'm'; key: string; m: Message }
+    | { t: 'm'; key: string; m: Message; at?: number }
     | { t: 'status'; key: string; status: HubStatus };
 
   /** In the leader's hub, a subscription of another page: its messages are posted, once for all pages. */
@@ -781,10 +782,10 @@ namespace pushwire {
       return this.last;
     }
 
-    receive(m: Message): void {
+    receive(m: Message, at?: number): void {
       if (m.event !== GAP && m.id <= this.last) return;
       this.last = m.id;
-      this.share.relay(this.key, m);
+      this.share.relay(this.key, m, at);
     }
   }
 
@@ -927,10 +928,11 @@ namespace pushwire {
       this.unlock = null;
     }
 
-    relay(key: string, m: Message): void {
+    /** Posted once for every page; each takes it only if it follows on from its cursor (`at`), as the Hub does. */
+    relay(key: string, m: Message, at?: number): void {
       if (this.lastRelayed === m) return;
       this.lastRelayed = m;
-      this.post({ t: 'm', key, m });
+      this.post({ t: 'm', key, m, at });
     }
 
     private post(p: Post): void {
@@ -965,7 +967,8 @@ namespace pushwire {
         }
       } else if (this.role === 'follower') {
         if (p.t === 'm') {
-          for (const sub of this.subs) if (sub.key === p.key) sub.receive(p.m);
+          // A page behind (it joined from an older cursor) waits for the replay the leader makes for it.
+          for (const sub of this.subs) if (sub.key === p.key && (p.at === undefined || sub.cursor() >= p.at)) sub.receive(p.m);
         } else if (p.t === 'status') {
           this.statuses.set(p.key, p.status);
           for (const sub of this.subs) {
