@@ -167,8 +167,7 @@ namespace pushwire {
     readonly channel: string;
     /** The last id it has: a connection opens from the lowest of its channel's listeners. */
     cursor(): number;
-    /** `at`: the connection's last id of the channel before `m` (none for a gap). */
-    receive(m: Message, at?: number): void;
+    receive(m: Message): void;
     /** SSE event names it needs, or undefined for "every event". */
     readonly events: readonly string[] | undefined;
   }
@@ -426,7 +425,7 @@ namespace pushwire {
       rec.carried.set(m.channel, m.id);
       rec.delivered = true;
       if (!set) return;
-      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m, at);
+      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m);
     }
 
     /** The connection ended or failed: reconnect after a backoff, or fall back if the technique itself fails. */
@@ -764,7 +763,7 @@ namespace pushwire {
     | { t: 'leave'; page: string; sub: number }
     | { t: 'bye'; page: string }
     | { t: 'leader'; page: string }
-    | { t: 'm'; key: string; m: Message; at?: number }
+    | { t: 'm'; key: string; m: Message }
     | { t: 'status'; key: string; status: HubStatus };
 
   /** In the leader's hub, a subscription of another page: its messages are posted, once for all pages. */
@@ -782,10 +781,10 @@ namespace pushwire {
       return this.last;
     }
 
-    receive(m: Message, at?: number): void {
+    receive(m: Message): void {
       if (m.event !== GAP && m.id <= this.last) return;
       this.last = m.id;
-      this.share.relay(this.key, m, at);
+      this.share.relay(this.key, m);
     }
   }
 
@@ -928,11 +927,10 @@ namespace pushwire {
       this.unlock = null;
     }
 
-    /** Posted once for every page; each takes it only if it follows on from its cursor (`at`), as the Hub does. */
-    relay(key: string, m: Message, at?: number): void {
+    relay(key: string, m: Message): void {
       if (this.lastRelayed === m) return;
       this.lastRelayed = m;
-      this.post({ t: 'm', key, m, at });
+      this.post({ t: 'm', key, m });
     }
 
     private post(p: Post): void {
@@ -967,8 +965,7 @@ namespace pushwire {
         }
       } else if (this.role === 'follower') {
         if (p.t === 'm') {
-          // A page behind (it joined from an older cursor) waits for the replay the leader makes for it.
-          for (const sub of this.subs) if (sub.key === p.key && (p.at === undefined || sub.cursor() >= p.at)) sub.receive(p.m);
+          for (const sub of this.subs) if (sub.key === p.key) sub.receive(p.m);
         } else if (p.t === 'status') {
           this.statuses.set(p.key, p.status);
           for (const sub of this.subs) {
