@@ -78,8 +78,9 @@ namespace pushwire {
     /**
      * Messages were lost (a restart, or a cursor older than the server keeps):
      * reload the state. May return the id the reloaded state corresponds to;
-     * later messages up to it are then skipped. Without it, the gap is handed
-     * to onMessage as a `push:gap` message.
+     * later messages up to it are then skipped (and if it is older than the
+     * gap's, the connection goes back for those after it). Without it, the
+     * gap is handed to onMessage as a `push:gap` message.
      */
     onGap?: (last: number) => number | void | Promise<number | void>;
     /** Called whenever stats change. */
@@ -167,7 +168,8 @@ namespace pushwire {
     readonly channel: string;
     /** The last id it has: a connection opens from the lowest of its channel's listeners. */
     cursor(): number;
-    receive(m: Message): void;
+    /** `at`: the connection's last id of the channel before `m` (none for a gap). */
+    receive(m: Message, at?: number): void;
     /** SSE event names it needs, or undefined for "every event". */
     readonly events: readonly string[] | undefined;
   }
@@ -425,7 +427,7 @@ namespace pushwire {
       rec.carried.set(m.channel, m.id);
       rec.delivered = true;
       if (!set) return;
-      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m);
+      for (const listener of Array.from(set)) if (listener.cursor() >= at) listener.receive(m, at);
     }
 
     /** The connection ended or failed: reconnect after a backoff, or fall back if the technique itself fails. */
@@ -705,11 +707,18 @@ namespace pushwire {
         return;
       }
       const held: Message[] = (this.held = []);
+      let wentBack = false;
       Promise.resolve()
         .then(() => onGap(last))
         .then(
           (since) => {
-            if (typeof since === 'number') this.lastId = since;
+            if (typeof since !== 'number') return;
+            this.lastId = since;
+            // A state older than the gap: what was held comes after a hole; the connection goes back for it all.
+            if (since < last) {
+              held.length = 0;
+              wentBack = true;
+            }
           },
           (err) => {
             // The reload failed: go back to the old cursor, so the connection rewinds, the gap comes again and the reload is retried.
@@ -724,6 +733,7 @@ namespace pushwire {
           this.held = null;
           for (const m of held) this.receive(m);
           this.statusChanged();
+          if (wentBack && !this.closed) this.route?.touch(this);
         });
     }
   }
@@ -763,7 +773,7 @@ namespace pushwire {
     | { t: 'leave'; page: string; sub: number }
     | { t: 'bye'; page: string }
     | { t: 'leader'; page: string }
-    | { t: 'm'; key: string; m: Message }
+    | { t: 'm'; key: string; m: Message; at?: number }
     | { t: 'status'; key: string; status: HubStatus };
 
   /** In the leader's hub, a subscription of another page: its messages are posted, once for all pages. */
@@ -781,10 +791,10 @@ namespace pushwire {
       return this.last;
     }
 
-    receive(m: Message): void {
+    receive(m: Message, at?: number): void {
       if (m.event !== GAP && m.id <= this.last) return;
       this.last = m.id;
-      this.share.relay(this.key, m);
+      this.share.relay(this.key, m, at);
     }
   }
 
@@ -927,10 +937,11 @@ namespace pushwire {
       this.unlock = null;
     }
 
-    relay(key: string, m: Message): void {
+    /** Posted once for every page; each takes it only if it follows on from its cursor (`at`), as the Hub does. */
+    relay(key: string, m: Message, at?: number): void {
       if (this.lastRelayed === m) return;
       this.lastRelayed = m;
-      this.post({ t: 'm', key, m });
+      this.post({ t: 'm', key, m, at });
     }
 
     private post(p: Post): void {
@@ -965,7 +976,8 @@ namespace pushwire {
         }
       } else if (this.role === 'follower') {
         if (p.t === 'm') {
-          for (const sub of this.subs) if (sub.key === p.key) sub.receive(p.m);
+          // A page behind (it joined from an older cursor) waits for the replay the leader makes for it.
+          for (const sub of this.subs) if (sub.key === p.key && (p.at === undefined || sub.cursor() >= p.at)) sub.receive(p.m);
         } else if (p.t === 'status') {
           this.statuses.set(p.key, p.status);
           for (const sub of this.subs) {

@@ -209,6 +209,119 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
     }
   });
 
+  test('a window still electing when another\'s replay is relayed gets its own replay, not the tail of the other\'s', async () => {
+    const s = await start();
+    try {
+      const context = await newContext();
+      const url = await routeBlankPage(context, s.base);
+      for (let i = 1; i <= 3; i++) s.push.publish('x', 'n', i);
+      const leader = await context.newPage();
+      await leader.goto(url);
+      await recorder(leader);
+      await leader.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 3 }));
+      await leader.waitForFunction(() => (globalThis as any).__subs.x.stats.role === 'leader' && (globalThis as any).__subs.x.stats.state === 'open', null, { timeout: 10_000, polling: 20 });
+
+      // This window learns that another holds the connection only after it has heard
+      // the first message the leader relays (and ignored it, not knowing its role yet).
+      const late = await context.newPage();
+      await late.addInitScript(() => {
+        const w = globalThis as any;
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const locks = w.navigator.locks;
+        const request = locks.request.bind(locks);
+        locks.request = (name: string, ...rest: any[]) => rest[0]?.ifAvailable
+          ? request(name, rest[0], async (lock: unknown) => { await released; return rest[1](lock); })
+          : request(name, ...rest);
+        const Channel = w.BroadcastChannel;
+        w.BroadcastChannel = class extends Channel {
+          set onmessage(handler: (ev: MessageEvent) => void) {
+            super.onmessage = (ev: MessageEvent) => {
+              handler.call(this, ev);
+              if (ev.data?.t === 'm' && w.__heardElecting === undefined) {
+                w.__heardElecting = ev.data.m.id;
+                release();
+              }
+            };
+          }
+        };
+      });
+      await late.goto(url);
+      await recorder(late);
+      await late.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 0 }));
+
+      // A third window joins from 0: the leader goes back for it, and relays ids 1, 2, 3.
+      const other = await context.newPage();
+      await other.goto(url);
+      await recorder(other);
+      await other.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 0 }));
+      await late.waitForFunction(() => (globalThis as any).__heardElecting !== undefined, null, { timeout: 10_000, polling: 20 });
+      assert.equal(await late.evaluate(() => (globalThis as any).__heardElecting), 1, 'the electing window heard the first id of the other\'s replay');
+
+      s.push.publish('x', 'end', null);
+      assert.equal((await stats(late, 'x')).role, 'follower');
+      assert.deepEqual(await waitForEnd(late, 'x'), [1, 2, 3], 'the window that was electing');
+      assert.deepEqual(await waitForEnd(other, 'x'), [1, 2, 3], 'the window that joined');
+      assert.deepEqual(await waitForEnd(leader, 'x'), [], 'the leader, from 3');
+      assert.equal(s.push.stats().connections, 1);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a reload after a gap that returns an older id: the connection goes back for the ids after it, on every technique and for a follower window', async () => {
+    /** Subscribes to x from 9 (ahead of the server's 5: a gap), with an onGap whose state is at id 2. */
+    const subscribeBehind = (page: Page, options: object) => page.evaluate((o) => {
+      const w = globalThis as any;
+      w.__got = [];
+      w.__sub = w.pushwire.subscribe('x', (m: any) => w.__got.push(m.event === 'end' ? 'end' : m.id), {
+        ...o, since: 9, onGap: async (last: number) => { w.__gapAt = last; return 2; },
+      });
+    }, options);
+    const afterGap = async (s: Running, page: Page, label: string) => {
+      await page.waitForFunction(() => (globalThis as any).__gapAt !== undefined, null, { timeout: 10_000, polling: 20 });
+      assert.equal(await page.evaluate(() => (globalThis as any).__gapAt), 5, `${label}: the gap's id`);
+      s.push.publish('x', 'n', 6);
+      s.push.publish('x', 'end', null);
+      await page.waitForFunction(() => (globalThis as any).__got.includes('end'), null, { timeout: 10_000, polling: 20 });
+      assert.deepEqual(await page.evaluate(() => (globalThis as any).__got), [3, 4, 5, 6, 'end'], label);
+    };
+    const publishFive = (s: Running) => { for (let i = 1; i <= 5; i++) s.push.publish('x', 'n', i); };
+
+    await Promise.all((['websocket', 'sse', 'iframe', 'longpoll', 'poll'] as const).map(async (transport) => {
+      const s = await start();
+      try {
+        const page = await (await newContext()).newPage();
+        await page.goto(await routeBlankPage(page.context(), s.base));
+        publishFive(s);
+        await subscribeBehind(page, { transport, share: false, pollInterval: 50, events: ['n', 'end'] });
+        await afterGap(s, page, transport);
+      } finally {
+        await s.stop();
+      }
+    }));
+
+    // A follower window: the gap is relayed to it, and its re-join from 2 makes the leader go back.
+    const s = await start();
+    try {
+      const context = await newContext();
+      const url = await routeBlankPage(context, s.base);
+      publishFive(s);
+      const leader = await context.newPage();
+      await leader.goto(url);
+      await leader.evaluate(() => { (globalThis as any).__y = (globalThis as any).pushwire.subscribe('y', () => {}, { since: 0 }); });
+      await leader.waitForFunction(() => (globalThis as any).__y.stats.role === 'leader' && (globalThis as any).__y.stats.state === 'open', null, { timeout: 10_000, polling: 20 });
+      const follower = await context.newPage();
+      await follower.goto(url);
+      await subscribeBehind(follower, {});
+      await afterGap(s, follower, 'follower');
+      assert.equal(await follower.evaluate(() => (globalThis as any).__sub.stats.role), 'follower');
+      assert.equal(s.push.stats().connections, 1);
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('without Web Locks each page has its own connection', async () => {
     const s = await start();
     try {
