@@ -1,4 +1,3 @@
-/// <reference path="./push.ts" />
 /**
  * The browser client as an ES module with types, for bundlers and
  * `<script type="module">`: `import { subscribe, emit } from 'pushwire/client'`.
@@ -7,21 +6,17 @@
  * re-exports it, so a page that loads both shares one client.
  */
 import './push.js';
+import type { api as Api } from './push.js';
 
-const api = (globalThis as unknown as { pushwire: typeof pushwire }).pushwire;
+export type { Message, Role, Stats, SubscribeOptions, Subscription, Transport } from './core/types.js';
 
-export type Transport = pushwire.Transport;
-export type Message = pushwire.Message;
-export type Role = pushwire.Role;
-export type Stats = pushwire.Stats;
-export type SubscribeOptions = pushwire.SubscribeOptions;
-export type Subscription = pushwire.Subscription;
+const api = (globalThis as unknown as { pushwire: typeof Api }).pushwire;
 
 /** The fallback order: best first. */
-export const TRANSPORTS: readonly Transport[] = api.TRANSPORTS;
+export const TRANSPORTS = api.TRANSPORTS;
 
 /** Follows a channel; see SubscribeOptions. All subscriptions of a browser share one connection. */
-export const subscribe: (channel: string, onMessage: (m: Message) => void, options?: SubscribeOptions) => Subscription = api.subscribe;
+export const subscribe = api.subscribe;
 
 /** Sends `{"event", "data"}` to the server: over this page's open WebSocket, else POST /push/emit. */
-export const emit: (event: string, data: unknown, options?: { base?: string }) => Promise<void> = api.emit;
+export const emit = api.emit;
