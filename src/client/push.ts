@@ -1,4 +1,4 @@
-/*! pushwire browser client (MIT): subscribe over WebSocket, SSE, iframe streaming, long or short polling. Source: src/client/push.ts */
+/*! pushwire browser client (MIT); source: src/client/push.ts */
 /**
  * pushwire's browser client, served as /push.js (and, as an ES module with
  * types, `pushwire/client`): one API over the five server-push techniques of
@@ -26,7 +26,7 @@ import { sse } from './transports/sse.js';
 import { openSocketTo, websocket } from './transports/websocket.js';
 
 const windows: Windows | null =
-  typeof BroadcastChannel === 'function' && typeof navigator === 'object' && !!navigator.locks && typeof navigator.locks.request === 'function'
+  typeof BroadcastChannel === 'function' && typeof navigator.locks?.request === 'function'
     ? {
       bus: (name) => new BroadcastChannel(name) as unknown as Bus,
       locks: navigator.locks as unknown as Locks,

@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  probeTransition, SHOWN, transition, TRANSITIONS,
-  type ConnectionEvent, type Phase,
+  PROBE_TRANSITIONS, SHOWN, TRANSITIONS,
+  type ConnectionEvent, type Phase, type ProbeEvent, type ProbePhase,
 } from '../../src/client/core/connection-states.js';
+
+const transition = (phase: Phase, event: ConnectionEvent) => TRANSITIONS[phase][event] ?? null;
+const probeTransition = (phase: ProbePhase, event: ProbeEvent) => PROBE_TRANSITIONS[phase][event] ?? null;
 
 function walk(events: ConnectionEvent[], from: Phase = 'idle'): (Phase | null)[] {
   let phase: Phase = from;

@@ -17,7 +17,7 @@ const BUGS: { name: string; file: string; fixed: string; planted: string }[] = [
   {
     name: 'a subscription joining a busy channel from an older cursor takes the live messages at once',
     file: 'hub.js',
-    fixed: 'if (follows(listener.cursor(), step.before))',
+    fixed: 'if (follows(listener.cursor(), before))',
     planted: 'if (true)',
   },
   {

@@ -82,10 +82,6 @@ export const TRANSITIONS: Record<Phase, Row> = {
   closed: {},
 };
 
-/** The next phase and the actions for `event` in `phase`, or null if the phase does not expect it. */
-export function transition(phase: Phase, event: ConnectionEvent): readonly [Phase, ...Action[]] | null {
-  return TRANSITIONS[phase][event] ?? null;
-}
 
 /**
  * The way back to the first technique, beside the phase: after falling back,
@@ -103,7 +99,3 @@ export const PROBE_TRANSITIONS: Record<ProbePhase, Partial<Record<ProbeEvent, re
   // A probe opened with the old channels would come back with the wrong set: plan it again.
   probing: { opened: ['none'], failed: ['planned', 'stopProbe', 'timer'], reshape: ['planned', 'stopProbe', 'timer'], stop: ['none', 'stopProbe'] },
 };
-
-export function probeTransition(phase: ProbePhase, event: ProbeEvent): readonly [ProbePhase, ...ProbeAction[]] | null {
-  return PROBE_TRANSITIONS[phase][event] ?? null;
-}

@@ -8,14 +8,6 @@
  */
 import { GAP, type Cursors, type Message } from './types.js';
 
-/** What a connection that carries `m` says of it: the position before it (undefined for a gap), and whether it counts as delivered. */
-export interface Step {
-  readonly before: number | undefined;
-}
-
-/** A message delivered with the position before it; a gap, with none. */
-export type Delivery = { readonly m: Message; readonly before: number | undefined };
-
 /**
  * Where one connection stands on each of its channels, and which it has asked
  * to go back to an older cursor (in band) whose replay has not begun.
@@ -29,16 +21,16 @@ export class ConnectionCursors {
   }
 
   /**
-   * `m` arrived on this connection: the position before it, or null if the
-   * connection does not carry its channel (dropped meanwhile).
+   * `m` arrived on this connection: the position before it (undefined for a
+   * gap), or null if the connection does not carry its channel (dropped meanwhile).
    */
-  step(m: Message): Step | null {
+  step(m: Message): number | undefined | null {
     let at = this.carried.get(m.channel);
     if (at === undefined) return null;
     if (m.event === GAP) {
       this.carried.set(m.channel, m.id);
       this.rewinding.delete(m.channel);
-      return { before: undefined };
+      return undefined;
     }
     // An id at or below the position: the replay from an older cursor has begun.
     if (m.id <= at) {
@@ -46,7 +38,7 @@ export class ConnectionCursors {
       this.rewinding.delete(m.channel);
     }
     this.carried.set(m.channel, m.id);
-    return { before: at };
+    return at;
   }
 
   /** Whether a listener from `since` needs this connection to (re)subscribe the channel from there. */

@@ -7,10 +7,10 @@
  */
 import { ConnectionCursors, follows, formatChannels, lowest } from './cursor.js';
 import {
-  probeTransition, SHOWN, transition,
+  PROBE_TRANSITIONS, SHOWN, TRANSITIONS,
   type Action, type ConnectionEvent, type Phase, type ProbeAction, type ProbeEvent, type ProbePhase,
 } from './connection-states.js';
-import { GAP, type Connection, type ConnectionOptions, type Cursors, type Env, type HubStatus, type Link, type Message, type Timer, type Transport } from './types.js';
+import { freshStatus, GAP, type Connection, type ConnectionOptions, type Cursors, type Env, type HubStatus, type Link, type Message, type Timer, type Transport } from './types.js';
 
 /** What a hub feeds: a subscription of this page, or one of another page's, relayed. */
 export interface Listener {
@@ -73,7 +73,7 @@ export class Hub {
     readonly options: ConnectionOptions,
     private readonly release: (hub: Hub) => void,
   ) {
-    this.status = { transport: order[0]!, state: 'connecting', requests: 0, bytes: 0, fallbacks: 0, upgrades: 0 };
+    this.status = freshStatus(order[0]!);
     this.upgradeDelay = options.upgradeInterval;
   }
 
@@ -95,7 +95,7 @@ export class Hub {
     let set = this.listeners.get(listener.channel);
     if (!set) this.listeners.set(listener.channel, (set = new Set()));
     set.add(listener);
-    this.schedule();
+    this.touch();
   }
 
   remove(listener: Listener): void {
@@ -103,12 +103,7 @@ export class Hub {
     if (!set || !set.delete(listener)) return;
     if (set.size === 0) this.listeners.delete(listener.channel);
     if (this.listeners.size === 0) this.close();
-    else this.schedule();
-  }
-
-  /** A listener's cursor went back (a relayed page re-joined, a reload failed): see whether the connection must rewind. */
-  touch(): void {
-    this.schedule();
+    else this.touch();
   }
 
   /** SSE event names every listener needs, or null if one takes every event. */
@@ -130,7 +125,11 @@ export class Hub {
     return out;
   }
 
-  private schedule(): void {
+  /**
+   * Listeners came, went, or a cursor went back (a relayed page re-joined, a
+   * reload failed): soon, bring the connection in line with them.
+   */
+  touch(): void {
     if (this.phase === 'closed' || this.applyTimer !== undefined) return;
     this.applyTimer = this.env.setTimeout(() => {
       this.applyTimer = undefined;
@@ -162,8 +161,8 @@ export class Hub {
   // ---- the phases ----
 
   private fire(event: ConnectionEvent): void {
-    const row = transition(this.phase, event);
-    if (!row) return;
+    const row = TRANSITIONS[this.phase][event];
+    if (!row) return; // stale: nothing to do in this phase
     const [next, ...actions] = row;
     this.phase = next;
     this.status.state = SHOWN[next];
@@ -226,7 +225,7 @@ export class Hub {
         this.status.transport = this.order[rec.index]!;
         this.status.upgrades++;
         // Channels that changed while it opened.
-        this.schedule();
+        this.touch();
         break;
       }
       case 'release':
@@ -240,7 +239,7 @@ export class Hub {
   }
 
   private probeFire(event: ProbeEvent): void {
-    const row = probeTransition(this.probePhase, event);
+    const row = PROBE_TRANSITIONS[this.probePhase][event];
     if (!row) return;
     const [next, ...actions] = row;
     this.probePhase = next;
@@ -333,7 +332,7 @@ export class Hub {
   private backoff(): number {
     const { retryMin: min, retryMax: max } = this.options;
     const ceiling = Math.min(max, min * 2 ** Math.min(this.attempt++, 16));
-    return ceiling / 2 + this.env.random() * (ceiling / 2);
+    return (ceiling * (1 + this.env.random())) / 2;
   }
 
   /**
@@ -343,13 +342,13 @@ export class Hub {
    * taking it now would move its cursor past the ids in between.
    */
   private dispatch(rec: Live, m: Message): void {
-    if (typeof m !== 'object' || m === null || typeof m.id !== 'number' || typeof m.channel !== 'string') return;
-    const step = rec.cursors.step(m);
-    if (!step) return; // a channel this connection no longer carries
+    if (!m || typeof m.id !== 'number' || typeof m.channel !== 'string') return; // not a message (hostile or broken input)
+    const before = rec.cursors.step(m);
+    if (before === null) return; // a channel this connection no longer carries
     if (m.event !== GAP) rec.delivered = true;
     const set = this.listeners.get(m.channel);
     if (!set) return;
-    for (const listener of Array.from(set)) if (follows(listener.cursor(), step.before)) listener.receive(m, step.before);
+    for (const listener of Array.from(set)) if (follows(listener.cursor(), before)) listener.receive(m, before);
   }
 
   changed(): void {

@@ -69,7 +69,7 @@ export class Share implements Route {
     /** Where a window goes when the browser refuses it the lock: its own connection. */
     private readonly alone: Route,
   ) {
-    this.page = env.random().toString(36).slice(2) + env.now().toString(36);
+    this.page = env.random().toString(36).slice(2); // ~52 random bits: unique among a browser's windows
     this.lockName = 'pushwire ' + base;
     this.bus = windows.bus('pushwire ' + base);
     this.bus.onmessage = (ev) => this.heard(ev.data as Post);
@@ -96,7 +96,7 @@ export class Share implements Route {
       this.role = 'gone';
       for (const sub of [...this.subs]) {
         this.detach(sub);
-        sub.reroute(this.alone);
+        sub.attach(this.alone);
       }
     });
   }
@@ -175,12 +175,9 @@ export class Share implements Route {
     this.post({ t: 'm', key, m, at });
   }
 
+  /** Posts hold only what JSON gave (messages) and plain records, which always clone; the channel is never closed. */
   private post(p: Post): void {
-    try {
-      this.bus.postMessage(p);
-    } catch (err) {
-      this.env.report(err);
-    }
+    this.bus.postMessage(p);
   }
 
   private heard(p: Post): void {

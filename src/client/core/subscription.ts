@@ -6,7 +6,7 @@
  */
 import { isNew, position } from './cursor.js';
 import type { Watcher } from './hub.js';
-import { GAP, type ConnectionOptions, type Env, type HubStatus, type Message, type Role, type Stats, type SubscribeOptions, type Subscription, type Transport } from './types.js';
+import { freshStatus, GAP, type ConnectionOptions, type Env, type HubStatus, type Message, type Role, type Stats, type SubscribeOptions, type Subscription, type Transport } from './types.js';
 
 /** The fallback order: best first. */
 export const TRANSPORTS: readonly Transport[] = ['websocket', 'sse', 'iframe', 'longpoll', 'poll'];
@@ -75,7 +75,7 @@ export class Subscriber implements Subscription, Watcher {
     this.events = options.events;
     this.connection = connectionOptions(options);
     this.lastId = options.since ?? null;
-    this.hubStatus = { transport: this.order[0]!, state: 'connecting', requests: 0, bytes: 0, fallbacks: 0, upgrades: 0 };
+    this.hubStatus = freshStatus(this.order[0]!);
     if (this.lastId === null) this.learn(0);
     else this.attach();
   }
@@ -109,7 +109,7 @@ export class Subscriber implements Subscription, Watcher {
   private learn(attempt: number): void {
     this.ownRequests++;
     this.env.get(`${this.base}/push/poll?channel=${encodeURIComponent(this.channel)}`)
-      .then((res) => (res.ok ? res.json() : Promise.reject(new Error('HTTP ' + res.status))))
+      .then((res) => (res.ok ? res.json() : Promise.reject()))
       .then(
         (answer: { last: number }) => {
           if (this.closed) return;
@@ -119,18 +119,13 @@ export class Subscriber implements Subscription, Watcher {
         () => {
           if (this.closed) return;
           const delay = Math.min(15000, 500 * 2 ** attempt);
-          this.learnTimer = this.env.setTimeout(() => this.learn(attempt + 1), delay / 2 + (this.env.random() * delay) / 2);
+          this.learnTimer = this.env.setTimeout(() => this.learn(attempt + 1), (delay * (1 + this.env.random())) / 2);
         },
       );
   }
 
-  private attach(): void {
-    this.route = this.routeOf(this);
-    this.route.attach(this);
-  }
-
-  /** Moves to another route (window sharing refused by the browser: this page alone). */
-  reroute(route: Route): void {
+  /** Takes its route; another one if the first fails (window sharing refused by the browser: this page alone). */
+  attach(route = this.routeOf(this)): void {
     this.route = route;
     route.attach(this);
   }

@@ -1,6 +1,6 @@
 /**
  * The client's vocabulary: what a page sees (messages, stats, options) and
- * what the core asks of the world around it (Env). Nothing here runs.
+ * what the core asks of the world around it (Env).
  */
 
 export type Transport = 'websocket' | 'sse' | 'iframe' | 'longpoll' | 'poll';
@@ -121,6 +121,11 @@ export interface HubStatus {
   bytes: number;
   fallbacks: number;
   upgrades: number;
+}
+
+/** A connection's status before it has done anything. */
+export function freshStatus(transport: Transport): HubStatus {
+  return { transport, state: 'connecting', requests: 0, bytes: 0, fallbacks: 0, upgrades: 0 };
 }
 
 /** What a technique reports back; calls from a connection the hub has let go are ignored. */

@@ -4,7 +4,7 @@
  */
 import type { Connector, Message } from '../core/types.js';
 import { REOPEN } from './poll.js';
-import { utf8Length } from './utf8-length.js';
+import { utf8Length } from './text.js';
 
 /** The streams' callbacks, by key: reachable as `pushwire.cb` (api.ts). */
 export const callbacks: Record<string, (m: Message) => void> = {};

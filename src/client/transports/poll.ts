@@ -1,6 +1,6 @@
 /** Short polling (a pause between requests) and long polling (none: the server holds each one), docs/PROTOCOL.md §3.3–3.4. */
 import type { Connection, Connector, Link, PollAnswer } from '../core/types.js';
-import { utf8Length } from './utf8-length.js';
+import { utf8Length } from './text.js';
 
 /** A long poll the server is still holding after this long was accepted: that counts as open. */
 const HELD_IS_OPEN = 1000;

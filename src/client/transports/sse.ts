@@ -3,24 +3,15 @@
  * EventSource when every listener names its events, else read with fetch(),
  * where every event name arrives and the bytes are counted exactly.
  */
-import type { Connector, Link, Message, Opening } from '../core/types.js';
+import type { Connector, Link, Opening } from '../core/types.js';
 import { REOPEN } from './poll.js';
-import { utf8Length } from './utf8-length.js';
+import { toMessage, utf8Length } from './text.js';
 
 export const sse: Connector = (opening, link) => {
   const events = opening.events;
   const stop = events ? eventSource(opening, link, events) : fetchEventStream(opening, link);
   return { update: REOPEN, stop };
 };
-
-/** An SSE event's data: the message object with its channel (docs/PROTOCOL.md §3.11). */
-function toMessage(data: string): Message | null {
-  try {
-    return JSON.parse(data) as Message;
-  } catch {
-    return null;
-  }
-}
 
 function eventSource(opening: Opening, link: Link, events: readonly string[]): () => void {
   link.request();

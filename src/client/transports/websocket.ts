@@ -1,6 +1,6 @@
 /** WebSocket on /push/ws (docs/PROTOCOL.md §3.6): channels added and dropped in band. */
-import type { Connector, Message } from '../core/types.js';
-import { utf8Length } from './utf8-length.js';
+import type { Connector } from '../core/types.js';
+import { toMessage, utf8Length } from './text.js';
 
 /** Open WebSockets by base, so emit() can use one (as Socket.IO's emit does). */
 const openSockets = new Map<WebSocket, string>();
@@ -30,13 +30,8 @@ export const websocket: Connector = (opening, link) => {
   ws.onmessage = (ev) => {
     if (typeof ev.data !== 'string') return;
     link.bytes(utf8Length(ev.data));
-    let m: Message;
-    try {
-      m = JSON.parse(ev.data);
-    } catch {
-      return;
-    }
-    link.message(m);
+    const m = toMessage(ev.data);
+    if (m) link.message(m);
   };
   ws.onclose = () => {
     openSockets.delete(ws);
