@@ -31,6 +31,17 @@ export interface Outcome {
   problem?: string;
   ops: string[];
   delivered: number;
+  /** How much of what can happen this schedule made happen: a check that never reached it proves nothing. */
+  seen: Coverage;
+}
+
+export interface Coverage {
+  fallbacks: number;
+  upgrades: number;
+  gaps: number;
+  reloads: number;
+  takeovers: number;
+  followers: number;
 }
 
 /** Microtasks: the core's promise chains (onGap, locks, fetch answers) settle before the next timer. */
@@ -48,6 +59,7 @@ export async function runSchedule(createClient: typeof CreateClient, seed: numbe
   const watched: Watched[] = [];
   const ops: string[] = [];
   let nextWindow = 0;
+  const coverage: Coverage = { fallbacks: 0, upgrades: 0, gaps: 0, reloads: 0, takeovers: 0, followers: 0 };
 
   const openWindow = () => {
     const win = new Window(browser, server, ++nextWindow);
@@ -141,8 +153,10 @@ export async function runSchedule(createClient: typeof CreateClient, seed: numbe
       const open = windows.filter((w) => !w.win.closed);
       if (open.length < 2) return;
       const w = pick(open);
+      const leader = w.win.held.size > 0;
+      if (leader) coverage.takeovers++;
       w.win.close();
-      ops.push(`${clock.now} close window ${w.win.id}`);
+      ops.push(`${clock.now} close window ${w.win.id}${leader ? ' (the leader)' : ''}`);
     }],
   ];
   const total = actions.reduce((n, [w]) => n + w, 0);
@@ -178,11 +192,17 @@ export async function runSchedule(createClient: typeof CreateClient, seed: numbe
   let delivered = 0;
   for (const w of watched) {
     delivered += w.seen.length;
+    const stats = w.sub.stats;
+    coverage.fallbacks += stats.fallbacks;
+    coverage.upgrades += stats.upgrades;
+    if (stats.role === 'follower') coverage.followers++;
+    for (const e of w.seen) if (e.kind === 'gap') coverage.gaps++;
+    for (const e of w.seen) if (e.kind === 'reload') coverage.reloads++;
     const problem = check(w, server) ?? (!w.closed && !w.win.closed ? caughtUp(w, server) : null);
-    if (problem) return { seed, ok: false, problem: `${w.label}: ${problem}`, ops, delivered };
+    if (problem) return { seed, ok: false, problem: `${w.label}: ${problem}`, ops, delivered, seen: coverage };
   }
   for (const w of windows) w.win.close();
-  return { seed, ok: true, ops, delivered };
+  return { seed, ok: true, ops, delivered, seen: coverage };
 }
 
 /** Each id once and in order: a message must be the one after what the listener covers. */
