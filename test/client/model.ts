@@ -6,7 +6,8 @@
 // and in the end every listener still open has caught up with its channel.
 import type { createClient as CreateClient } from '../../src/client/core/client.js';
 import type { Message, Subscription, Transport } from '../../src/client/core/types.js';
-import { Browser, Clock, prng, Server, Window } from './sim.js';
+import { prng } from '../protocol/helpers.js';
+import { Browser, Clock, Server, Window } from './sim.js';
 
 const GAP = 'push:gap';
 const TRANSPORTS: Transport[] = ['websocket', 'sse', 'iframe', 'longpoll', 'poll'];
