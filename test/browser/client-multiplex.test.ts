@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request as PwRequest, WebSocket as PwWebSocket } from 'playwright-core';
 import { createPushwireServer, type PushwireServerOptions } from '../../src/pushwire-server.js';
 import { tempDataDir } from '../app/helpers.js';
 import { launchChromium, routeBlankPage, skip, until, watchForTrouble } from './chromium.js';
@@ -43,8 +43,12 @@ async function recorder(page: Page): Promise<void> {
     const w = globalThis as any;
     w.__got = {};
     w.__subs = {};
-    w.__sub = (name: string, channel: string, options: object) => {
+    w.__channelOf = {};
+    w.__sinceOf = {};
+    w.__sub = (name: string, channel: string, options: { since?: number }) => {
       w.__got[name] = [];
+      w.__channelOf[name] = channel;
+      w.__sinceOf[name] = options.since;
       w.__subs[name] = w.pushwire.subscribe(channel, (m: any) => w.__got[name].push(m.event === 'end' ? 'end' : m.id), options);
     };
   });
@@ -62,6 +66,214 @@ async function waitForEnd(page: Page, name: string, ms = 10_000): Promise<number
   await page.waitForFunction((n) => (globalThis as any).__got[n]?.includes('end'), name, { timeout: ms, polling: 20 });
   const ids = await got(page, name);
   return ids.filter((x): x is number => x !== 'end');
+}
+
+/** A channel set with its cursors, as a connection carries it (`channels=a@12,c@7`, docs/PROTOCOL.md §3.11). */
+type Cursors = Record<string, number>;
+
+/** One thing a page's connection carried: a request's channels, or a WebSocket's after a change in band; `phase` counts the test's changes made before it. */
+interface Carried {
+  cursors: Cursors;
+  phase: number;
+}
+
+function parseChannels(url: string): Cursors {
+  const spec = /[?&]channels=([^&#]*)/.exec(url)?.[1];
+  const out: Cursors = {};
+  if (spec === undefined) return out;
+  for (const entry of spec.split(',')) {
+    const at = entry.lastIndexOf('@');
+    out[decodeURIComponent(at < 0 ? entry : entry.slice(0, at))] = at < 0 ? NaN : Number(entry.slice(at + 1));
+  }
+  return out;
+}
+
+function showCursors(c: Cursors): string {
+  return Object.entries(c).map(([name, at]) => `${name}@${at}`).join(',') || '(none)';
+}
+
+/**
+ * Installs, before any script of the page, a recorder of the page's polls (short and long):
+ * each request's URL, the cursors of the page's subscriptions when it is made, how many
+ * polls were in flight with it, and how it ended. Recorded in the page, where the order of
+ * requests and answers is exact; test marks go in the same log (`__mark`).
+ */
+async function recordPolls(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const w = globalThis as any;
+    const log: any[] = (w.__log = []);
+    w.__mark = (name: string) => log.push({ mark: name });
+    let open = 0;
+    const original = w.fetch;
+    w.fetch = function (input: any, init?: any) {
+      const url = new URL(typeof input === 'string' ? input : String(input.url ?? input), w.location.href);
+      if (!/^\/push\/(long)?poll$/.test(url.pathname) || !url.searchParams.has('channels')) return original.call(this, input, init);
+      // The cursors of the page's subscriptions, by channel: what the request should ask from.
+      const have: Record<string, number[]> = {};
+      for (const [name, channel] of Object.entries(w.__channelOf ?? {}) as Array<[string, string]>) {
+        (have[channel] ??= []).push(w.__subs?.[name]?.stats.lastId ?? w.__sinceOf[name]);
+      }
+      const entry: any = { url: url.pathname + url.search, have, open: ++open, end: undefined };
+      log.push(entry);
+      const end = (how: string) => {
+        if (entry.end) return;
+        entry.end = how;
+        open--;
+      };
+      // An abort ends the request at once: a re-opened poll may start in the same task.
+      init?.signal?.addEventListener('abort', () => end('aborted'), { once: true });
+      const p = original.call(this, input, init);
+      // A poll is answered in one piece (docs/PROTOCOL.md §3.3, §3.4): its response is its answer.
+      p.then(() => end('answered'), () => end('failed'));
+      return p;
+    };
+  });
+}
+
+interface PollEntry { url: string; have: Record<string, number[]>; open: number; end?: string }
+
+/** The page's poll log, as what its connection carried, plus the polls themselves. */
+async function readPolls(page: Page): Promise<{ carried: Carried[]; polls: PollEntry[] }> {
+  const log: Array<PollEntry | { mark: string }> = await page.evaluate(() => (globalThis as any).__log);
+  const carried: Carried[] = [];
+  const polls: PollEntry[] = [];
+  let phase = 0;
+  for (const e of log) {
+    if ('mark' in e) phase++;
+    else {
+      polls.push(e);
+      carried.push({ cursors: parseChannels(e.url), phase });
+    }
+  }
+  return { carried, polls };
+}
+
+/** Records, from outside the page, the stream requests it opens on `path` (SSE, iframe) and whether each has ended. */
+function recordStreams(page: Page, path: string) {
+  const log: Array<{ mark: string } | { url: string; request: PwRequest; ended: boolean }> = [];
+  page.on('request', (request) => {
+    if (new URL(request.url()).pathname === path) log.push({ url: request.url(), request, ended: false });
+  });
+  const ended = (request: PwRequest) => {
+    for (const e of log) if ('request' in e && e.request === request) e.ended = true;
+  };
+  page.on('requestfinished', ended);
+  page.on('requestfailed', ended);
+  return {
+    mark(name: string) { log.push({ mark: name }); },
+    streams() { return log.filter((e): e is { url: string; request: PwRequest; ended: boolean } => 'request' in e); },
+    carried(): Carried[] {
+      let phase = 0;
+      const out: Carried[] = [];
+      for (const e of log) {
+        if ('mark' in e) phase++;
+        else out.push({ cursors: parseChannels(e.url), phase });
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Records, from outside the page, the WebSockets it opens and what each carries: the
+ * channels of its URL, then every push:subscribe and push:unsubscribe it sends in band
+ * (docs/PROTOCOL.md §3.7). An unsubscribe followed by a subscribe of the same channel
+ * is one change: going back to an older cursor.
+ */
+function recordWebSockets(page: Page) {
+  const sockets: PwWebSocket[] = [];
+  const log: Array<{ mark: string } | { url: string } | { frame: string }> = [];
+  page.on('websocket', (ws) => {
+    sockets.push(ws);
+    log.push({ url: ws.url() });
+    ws.on('framesent', (f) => { if (typeof f.payload === 'string') log.push({ frame: f.payload }); });
+  });
+  return {
+    sockets,
+    mark(name: string) { log.push({ mark: name }); },
+    carried(): Carried[] {
+      let phase = 0;
+      let now: Cursors = {};
+      const out: Carried[] = [];
+      const frames = log.map((e) => {
+        if (!('frame' in e)) return e;
+        try {
+          return JSON.parse(e.frame) as { event: string; data: { channel: string; since?: number } };
+        } catch {
+          return null;
+        }
+      });
+      for (let i = 0; i < frames.length; i++) {
+        const e = frames[i];
+        if (!e) continue;
+        if ('mark' in e) phase++;
+        else if ('url' in e) out.push({ cursors: (now = parseChannels(e.url)), phase });
+        else if (e.event === 'push:unsubscribe' || e.event === 'push:subscribe') {
+          now = { ...now };
+          const next = frames[i + 1];
+          if (e.event === 'push:unsubscribe' && next && 'event' in next && next.event === 'push:subscribe' && next.data.channel === e.data.channel) continue;
+          if (e.event === 'push:unsubscribe') delete now[e.data.channel];
+          else now[e.data.channel] = e.data.since ?? NaN;
+          out.push({ cursors: now, phase });
+        }
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * What the page's one connection carried, change by change, in the first test: a and b
+ * from 0 (phase 0); c joins from 1 (phase 1); a second subscription of a from 1 (phase 2);
+ * b leaves (phase 3). Each channel from its subscription's cursor, kept until it is
+ * dropped, never carried before it is subscribed nor after it is dropped.
+ */
+function checkCarried(label: string, carried: Carried[]): void {
+  const trail = carried.map((c) => `${c.phase}:${showCursors(c.cursors)}`).join(' ');
+  const fail = (why: string): never => assert.fail(`${label}: ${why}\ncarried (phase:channels): ${trail}`);
+  const since: Cursors = { a: 0, b: 0, c: 1 };
+  const subscribedIn: Cursors = { a: 0, b: 0, c: 1 };
+  const dropped = new Set<string>();
+  let before: Cursors | undefined;
+  for (const { cursors, phase } of carried) {
+    for (const [name, at] of Object.entries(cursors)) {
+      if (!(name in subscribedIn) || phase < subscribedIn[name]!) fail(`${name} carried before it was subscribed`);
+      if (dropped.has(name)) fail(`${name} carried again after it was dropped`);
+      const was = before?.[name];
+      if (was === undefined) {
+        if (at !== since[name]) fail(`${name} first carried from ${at}, not from its subscription's ${since[name]}`);
+      } else if (!(at >= was) && !(name === 'a' && phase >= 2 && at === 1)) {
+        // Back only where a new subscription starts: the second of a, from 1.
+        fail(`${name} went back from ${was} to ${at}`);
+      }
+    }
+    for (const name of Object.keys(before ?? {})) {
+      if (name in cursors) continue;
+      if (name !== 'b' || phase < 3) fail(`${name} dropped while subscribed`);
+      dropped.add(name);
+    }
+    before = cursors;
+  }
+  for (const names of ['a,b', 'a,b,c', 'a,c']) {
+    if (!carried.some((c) => Object.keys(c.cursors).sort().join() === names)) fail(`never carried exactly ${names}`);
+  }
+  if (!carried.some((c) => c.phase >= 2 && c.cursors.a === 1)) fail('never went back to a@1 for the second subscription of a');
+  if (Object.keys(before ?? {}).sort().join() !== 'a,c') fail('the last carried is not a and c');
+}
+
+/** Polls: one in flight at a time, each asking every channel from where the page's subscriptions of it are. */
+function checkPolls(label: string, path: string, polls: PollEntry[]): void {
+  assert.ok(polls.length > 0, `${label}: no polls seen`);
+  for (const p of polls) {
+    const where = `${label}: ${p.url}`;
+    assert.equal(p.url.split('?')[0], path, where);
+    assert.equal(p.open, 1, `${where}: ${p.open} polls in flight at once`);
+    for (const [name, at] of Object.entries(parseChannels(p.url))) {
+      // One subscription: exactly its cursor; two (a and a2): between the two.
+      const have = p.have[name] ?? [];
+      assert.ok(have.length > 0 && at >= Math.min(...have) && at <= Math.max(...have), `${where}: asks ${name}@${at}, the page's subscriptions of ${name} are at ${have.join(', ')}`);
+    }
+  }
 }
 
 /** from, from+1, ..., to: each id once, in order. */
@@ -90,7 +302,21 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       const s = await start();
       try {
         const context = await newContext();
+        const polling = transport === 'longpoll' || transport === 'poll';
+        // What the page's connection carries, seen in its requests, not in a server gauge sampled
+        // at a moment: a long poll that finds news is answered at once (docs/PROTOCOL.md §3.4), so
+        // under traffic none is held long enough to be seen.
+        if (polling) await recordPolls(context);
         const page = await context.newPage();
+        const streams = transport === 'sse' || transport === 'iframe' ? recordStreams(page, `/push/${transport}`) : undefined;
+        const sockets = transport === 'websocket' ? recordWebSockets(page) : undefined;
+        const carried = async (): Promise<Carried[]> => (polling ? (await readPolls(page)).carried : (streams ?? sockets)!.carried());
+        /** Marks a change the test is about to make, in the recorders outside the page (the page's own, for polls, is marked in the change's evaluate). */
+        const mark = (name: string) => {
+          streams?.mark(name);
+          sockets?.mark(name);
+          return name;
+        };
         const trouble = watchForTrouble(page);
         await page.goto(await routeBlankPage(context, s.base));
         await recorder(page);
@@ -102,22 +328,27 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
           w.__sub('b', 'b', { ...o, since: 0 });
         }, options);
         await page.waitForFunction(() => (globalThis as any).__got.a.length >= 2 && (globalThis as any).__got.b.length >= 2, null, { timeout: 10_000, polling: 20 });
-        if (transport !== 'poll') {
-          await until(() => s.push.stats().connections === 1 && s.push.stats().subscriptions === 2, 5000, `${transport}: one connection, two channels`);
-        }
         const traffic = pump(s, 'a');
         // A third channel joins, from an old cursor, while 'a' is busy...
-        await page.evaluate((o) => (globalThis as any).__sub('c', 'c', { ...o, since: 1 }), options);
+        await page.evaluate(([m, o]) => {
+          (globalThis as any).__mark?.(m);
+          (globalThis as any).__sub('c', 'c', { ...o, since: 1 });
+        }, [mark('c joins'), options] as const);
         await page.waitForFunction(() => (globalThis as any).__got.c.length >= 1, null, { timeout: 10_000, polling: 20 });
         // ...and a second listener of 'a' from an old cursor: the connection goes back for it
         // (in band on a WebSocket) while 'a' is busy, and it gets every id after its cursor.
-        await page.evaluate((o) => (globalThis as any).__sub('a2', 'a', { ...o, since: 1 }), options);
+        await page.evaluate(([m, o]) => {
+          (globalThis as any).__mark?.(m);
+          (globalThis as any).__sub('a2', 'a', { ...o, since: 1 });
+        }, [mark('a2 joins'), options] as const);
         await page.waitForFunction(() => (globalThis as any).__got.a2.length >= 1, null, { timeout: 10_000, polling: 20 });
         // ...and one leaves.
-        await page.evaluate(() => (globalThis as any).__subs.b.close());
-        if (transport !== 'poll') {
-          await until(() => s.push.stats().connections === 1 && s.push.stats().subscriptions === 2, 5000, `${transport}: still one connection, now a and c`);
-        }
+        await page.evaluate((m) => {
+          (globalThis as any).__mark?.(m);
+          (globalThis as any).__subs.b.close();
+        }, mark('b leaves'));
+        // The log only grows: once the connection has carried a and c alone, that stays seen (5 s: a bound for a hung run).
+        await until(async () => (await carried()).some((c) => c.phase >= 3 && Object.keys(c.cursors).sort().join() === 'a,c'), 5000, `${transport}: the connection carries a and c alone`);
         const pumped = traffic.stop();
         s.push.publish('a', 'end', null);
         s.push.publish('c', 'end', null);
@@ -129,9 +360,22 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
         const st = await stats(page, 'a');
         assert.equal(st.transport, transport);
         assert.equal(st.role, 'alone');
-        // A WebSocket changes its channels in band; the others re-open with every cursor.
-        if (transport === 'websocket') assert.equal(st.requests, 1, 'one WebSocket for everything');
-        if (transport === 'sse' || transport === 'iframe') assert.ok(st.requests >= 3 && st.requests <= 5, `${transport}: ${st.requests} requests`);
+
+        checkCarried(transport, await carried());
+        if (polling) checkPolls(transport, `/push/${transport}`, (await readPolls(page)).polls);
+        if (streams) {
+          // One stream at a time: each re-open lets the one before go (a bound for a hung run).
+          await until(() => streams.streams().slice(0, -1).every((r) => r.ended), 10_000, `${transport}: every stream but the last let go`);
+          assert.equal(streams.streams().at(-1)?.ended, false, `${transport}: the last stream is still open`);
+          // The others re-open with every cursor: for a and b, for c, for a2, without b.
+          assert.ok(st.requests >= 3 && st.requests <= 5, `${transport}: ${st.requests} requests`);
+        }
+        if (sockets) {
+          // A WebSocket changes its channels in band.
+          assert.equal(sockets.sockets.length, 1, 'one WebSocket for everything');
+          assert.equal(sockets.sockets[0]!.isClosed(), false, 'the WebSocket is still open');
+          assert.equal(st.requests, 1, 'one WebSocket for everything');
+        }
         assert.deepEqual(trouble, [], transport);
       } finally {
         await s.stop();
