@@ -29,12 +29,19 @@ async function start(options: PushwireServerOptions = {}): Promise<Running> {
 const pumps = new Set<NodeJS.Timeout>();
 
 /** Publishes on a channel every few ms until stopped: traffic across every change the test makes. */
-function pump(s: Running, channel: string, every = 8): { stop(): number } {
+function pump(s: Running, channel: string, every = 8): { count(): number; stop(): number } {
   let n = 0;
   const timer = setInterval(() => { s.push.publish(channel, 'n', ++n); }, every);
   timer.unref();
   pumps.add(timer);
-  return { stop() { clearInterval(timer); pumps.delete(timer); return n; } };
+  return { count: () => n, stop() { clearInterval(timer); pumps.delete(timer); return n; } };
+}
+
+/** Waits until every page has got, on `name`, a message of id `id` or later: traffic that went through whatever connection it has now. */
+async function gotUpTo(pages: Page[], name: string, id: number, ms = 10_000): Promise<void> {
+  for (const page of pages) {
+    await page.waitForFunction(([n, at]) => (globalThis as any).__got[n].some((x: unknown) => typeof x === 'number' && x >= at), [name, id] as const, { timeout: ms, polling: 20 });
+  }
 }
 
 /** Installs a recorder in the page: `__sub(name, channel, options)` keeps every message id (and gap) per name. */
@@ -174,52 +181,75 @@ function recordStreams(page: Page, path: string) {
   };
 }
 
-/**
- * Records, from outside the page, the WebSockets it opens and what each carries: the
- * channels of its URL, then every push:subscribe and push:unsubscribe it sends in band
- * (docs/PROTOCOL.md §3.7). An unsubscribe followed by a subscribe of the same channel
- * is one change: going back to an older cursor.
- */
-function recordWebSockets(page: Page) {
-  const sockets: PwWebSocket[] = [];
-  const log: Array<{ mark: string } | { url: string } | { frame: string }> = [];
-  page.on('websocket', (ws) => {
-    sockets.push(ws);
-    log.push({ url: ws.url() });
-    ws.on('framesent', (f) => { if (typeof f.payload === 'string') log.push({ frame: f.payload }); });
-  });
+/** A WebSocket a page opened, seen from outside it: its URL and the text frames it sent, each with the phase (marks before it). */
+interface SocketSeen {
+  page: Page;
+  ws: PwWebSocket;
+  url: string;
+  phase: number;
+  frames: Array<{ phase: number; payload: string }>;
+}
+
+/** Closed, or gone with its page (Playwright reports no close for the sockets of a page that closes). */
+function closed(socket: SocketSeen): boolean {
+  return socket.ws.isClosed() || socket.page.isClosed();
+}
+
+/** Records the WebSockets of every page it watches (`watch` before the page loads anything), in the order they open. */
+function recordWebSockets() {
+  const sockets: SocketSeen[] = [];
+  let phase = 0;
   return {
     sockets,
-    mark(name: string) { log.push({ mark: name }); },
-    carried(): Carried[] {
-      let phase = 0;
-      let now: Cursors = {};
-      const out: Carried[] = [];
-      const frames = log.map((e) => {
-        if (!('frame' in e)) return e;
-        try {
-          return JSON.parse(e.frame) as { event: string; data: { channel: string; since?: number } };
-        } catch {
-          return null;
-        }
+    watch(page: Page): Page {
+      page.on('websocket', (ws) => {
+        const seen: SocketSeen = { page, ws, url: ws.url(), phase, frames: [] };
+        sockets.push(seen);
+        ws.on('framesent', (f) => { if (typeof f.payload === 'string') seen.frames.push({ phase, payload: f.payload }); });
       });
-      for (let i = 0; i < frames.length; i++) {
-        const e = frames[i];
-        if (!e) continue;
-        if ('mark' in e) phase++;
-        else if ('url' in e) out.push({ cursors: (now = parseChannels(e.url)), phase });
-        else if (e.event === 'push:unsubscribe' || e.event === 'push:subscribe') {
-          now = { ...now };
-          const next = frames[i + 1];
-          if (e.event === 'push:unsubscribe' && next && 'event' in next && next.event === 'push:subscribe' && next.data.channel === e.data.channel) continue;
-          if (e.event === 'push:unsubscribe') delete now[e.data.channel];
-          else now[e.data.channel] = e.data.since ?? NaN;
-          out.push({ cursors: now, phase });
-        }
-      }
-      return out;
+      return page;
     },
+    mark(_name: string) { phase++; },
+    /** The sockets of `page` (all pages if none) that have not closed. */
+    open(page?: Page): SocketSeen[] { return sockets.filter((x) => !closed(x) && (!page || x.page === page)); },
+    of(page: Page): SocketSeen[] { return sockets.filter((x) => x.page === page); },
+    /** What the sockets carried, in order: the channels of each URL, then each change in band. */
+    carried(): Carried[] { return sockets.flatMap(carriedBy); },
   };
+}
+
+/**
+ * What a WebSocket carried: the channels of its URL, then every push:subscribe and
+ * push:unsubscribe it sent in band (docs/PROTOCOL.md §3.7, §3.11). An unsubscribe followed
+ * by a subscribe of the same channel is one change: going back to an older cursor.
+ */
+function carriedBy(socket: SocketSeen): Carried[] {
+  let now = parseChannels(socket.url);
+  const out: Carried[] = [{ cursors: now, phase: socket.phase }];
+  const frames = socket.frames.map(({ phase, payload }) => {
+    try {
+      const { event, data } = JSON.parse(payload) as { event: string; data: { channel: string; since?: number } };
+      return { phase, event, data };
+    } catch {
+      return null;
+    }
+  });
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    if (!f || (f.event !== 'push:subscribe' && f.event !== 'push:unsubscribe')) continue;
+    const next = frames[i + 1];
+    if (f.event === 'push:unsubscribe' && next?.event === 'push:subscribe' && next.data.channel === f.data.channel) continue;
+    now = { ...now };
+    if (f.event === 'push:unsubscribe') delete now[f.data.channel];
+    else now[f.data.channel] = f.data.since ?? NaN;
+    out.push({ cursors: now, phase: f.phase });
+  }
+  return out;
+}
+
+/** The channels a WebSocket carries after everything it sent, sorted: `x,y`. */
+function channelsOf(socket: SocketSeen): string {
+  return Object.keys(carriedBy(socket).at(-1)!.cursors).sort().join();
 }
 
 /**
@@ -309,7 +339,8 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
         if (polling) await recordPolls(context);
         const page = await context.newPage();
         const streams = transport === 'sse' || transport === 'iframe' ? recordStreams(page, `/push/${transport}`) : undefined;
-        const sockets = transport === 'websocket' ? recordWebSockets(page) : undefined;
+        const sockets = transport === 'websocket' ? recordWebSockets() : undefined;
+        sockets?.watch(page);
         const carried = async (): Promise<Carried[]> => (polling ? (await readPolls(page)).carried : (streams ?? sockets)!.carried());
         /** Marks a change the test is about to make, in the recorders outside the page (the page's own, for polls, is marked in the change's evaluate). */
         const mark = (name: string) => {
@@ -373,7 +404,7 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
         if (sockets) {
           // A WebSocket changes its channels in band.
           assert.equal(sockets.sockets.length, 1, 'one WebSocket for everything');
-          assert.equal(sockets.sockets[0]!.isClosed(), false, 'the WebSocket is still open');
+          assert.equal(sockets.sockets[0]!.ws.isClosed(), false, 'the WebSocket is still open');
           assert.equal(st.requests, 1, 'one WebSocket for everything');
         }
         assert.deepEqual(trouble, [], transport);
@@ -388,9 +419,10 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
     try {
       const context = await newContext();
       const url = await routeBlankPage(context, s.base);
+      const sockets = recordWebSockets();
       const pages: Page[] = [];
       for (let i = 0; i < 4; i++) {
-        const page = await context.newPage();
+        const page = sockets.watch(await context.newPage());
         await page.goto(url);
         await recorder(page);
         pages.push(page);
@@ -416,25 +448,29 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
         throw new Error(`${(err as Error).message}\npages: ${JSON.stringify(seen)}\nserver: ${JSON.stringify(s.push.stats())}`);
       }
       t.diagnostic(`the four pages had their first messages after ${Date.now() - subscribed} ms`);
-      // One WebSocket for the four pages, carrying both channels.
-      await until(() => s.push.stats().connections === 1, 5000, 'one connection for the browser');
-      assert.deepEqual([s.push.stats().websockets, s.push.stats().subscriptions], [1, 2]);
       const roles = await Promise.all(pages.map((p) => stats(p, 'x').then((st) => st.role)));
       assert.deepEqual(roles.slice().sort(), ['follower', 'follower', 'follower', 'leader']);
-      const followerState = await stats(pages[roles.indexOf('follower')]!, 'x');
-      assert.deepEqual([followerState.transport, followerState.state], ['websocket', 'open']);
-
-      const traffic = pump(s, 'x');
-      await new Promise((resolve) => setTimeout(resolve, 150));
       const leader = pages[roles.indexOf('leader')]!;
       const rest = pages.filter((p) => p !== leader);
+      // One WebSocket for the four pages, the leader's, carrying both channels (the messages
+      // the pages have came through it, so its opening and frames have been seen).
+      assert.deepEqual(sockets.sockets.map((x) => pages.indexOf(x.page)), [pages.indexOf(leader)], 'one WebSocket, opened by the leader');
+      assert.equal(channelsOf(sockets.sockets[0]!), 'x,y');
+      const followerState = await stats(rest[0]!, 'x');
+      assert.deepEqual([followerState.transport, followerState.state], ['websocket', 'open']);
+
+      // Traffic across the takeover: every page has had some before the leader goes.
+      const traffic = pump(s, 'x');
+      await gotUpTo(pages, 'x', 3 + 5);
       const closedAt = Date.now();
       await leader.close();
       // Bounds for a hung run; how fast a takeover is, `npm run bench` measures (its browser section).
       await until(async () => (await Promise.all(rest.map((p) => stats(p, 'x').then((st) => st.role)))).includes('leader'), 10_000, 'a new leader');
-      await until(() => s.push.stats().websockets === 1 && s.push.stats().connections === 1, 10_000, 'the new leader connected');
+      const newLeader = rest[(await Promise.all(rest.map((p) => stats(p, 'x').then((st) => st.role)))).indexOf('leader')]!;
+      await until(() => sockets.open(newLeader).length === 1, 10_000, 'the new leader\'s WebSocket');
       t.diagnostic(`takeover: ${Date.now() - closedAt} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // ...and after it: messages published once the new WebSocket is open reach every page.
+      await gotUpTo(rest, 'x', 3 + traffic.count() + 1);
       const pumped = traffic.stop();
       s.push.publish('x', 'end', null);
       s.push.publish('y', 'end', null);
@@ -442,12 +478,16 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
         assert.deepEqual(await waitForEnd(page, 'x'), range(1, 3 + pumped), 'x: every id once');
         assert.deepEqual(await waitForEnd(page, 'y'), [2, 3], 'y');
       }
-      assert.equal(s.push.stats().subscriptions, 2);
+      // Two WebSockets in all: the first leader's, gone with its page, and the new leader's, with both channels.
+      assert.deepEqual(sockets.sockets.map((x) => [pages.indexOf(x.page), closed(x)]), [[pages.indexOf(leader), true], [pages.indexOf(newLeader), false]]);
+      assert.equal(channelsOf(sockets.sockets[1]!), 'x,y');
 
       // A page that does not share has a connection of its own.
-      await rest[0]!.evaluate(() => (globalThis as any).__sub('own', 'x', { share: false }));
-      await until(() => s.push.stats().connections === 2, 5000, 'a second connection');
-      assert.equal(await rest[0]!.evaluate(() => (globalThis as any).__subs.own.stats.role), 'alone');
+      const own = rest.find((p) => p !== newLeader)!;
+      await own.evaluate(() => (globalThis as any).__sub('own', 'x', { share: false }));
+      await until(() => sockets.open(own).length === 1, 5000, 'a WebSocket of its own');
+      assert.equal(await own.evaluate(() => (globalThis as any).__subs.own.stats.role), 'alone');
+      assert.deepEqual(sockets.open().map((x) => pages.indexOf(x.page)), [pages.indexOf(newLeader), pages.indexOf(own)]);
     } finally {
       await s.stop();
     }
@@ -458,8 +498,9 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
     try {
       const context = await newContext();
       const url = await routeBlankPage(context, s.base);
+      const sockets = recordWebSockets();
       for (let i = 1; i <= 3; i++) s.push.publish('x', 'n', i);
-      const leader = await context.newPage();
+      const leader = sockets.watch(await context.newPage());
       await leader.goto(url);
       await recorder(leader);
       await leader.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 3 }));
@@ -467,7 +508,7 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
 
       // This window learns that another holds the connection only after it has heard
       // the first message the leader relays (and ignored it, not knowing its role yet).
-      const late = await context.newPage();
+      const late = sockets.watch(await context.newPage());
       await late.addInitScript(() => {
         const w = globalThis as any;
         let release!: () => void;
@@ -495,7 +536,7 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       await late.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 0 }));
 
       // A third window joins from 0: the leader goes back for it, and relays ids 1, 2, 3.
-      const other = await context.newPage();
+      const other = sockets.watch(await context.newPage());
       await other.goto(url);
       await recorder(other);
       await other.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 0 }));
@@ -507,7 +548,8 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       assert.deepEqual(await waitForEnd(late, 'x'), [1, 2, 3], 'the window that was electing');
       assert.deepEqual(await waitForEnd(other, 'x'), [1, 2, 3], 'the window that joined');
       assert.deepEqual(await waitForEnd(leader, 'x'), [], 'the leader, from 3');
-      assert.equal(s.push.stats().connections, 1);
+      // The end came through it: one WebSocket for the three windows, the leader's, still open.
+      assert.deepEqual(sockets.sockets.map((x) => [x.page === leader, x.ws.isClosed()]), [[true, false]]);
     } finally {
       await s.stop();
     }
@@ -551,16 +593,17 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       const context = await newContext();
       const url = await routeBlankPage(context, s.base);
       publishFive(s);
-      const leader = await context.newPage();
+      const sockets = recordWebSockets();
+      const leader = sockets.watch(await context.newPage());
       await leader.goto(url);
       await leader.evaluate(() => { (globalThis as any).__y = (globalThis as any).pushwire.subscribe('y', () => {}, { since: 0 }); });
       await leader.waitForFunction(() => (globalThis as any).__y.stats.role === 'leader' && (globalThis as any).__y.stats.state === 'open', null, { timeout: 10_000, polling: 20 });
-      const follower = await context.newPage();
+      const follower = sockets.watch(await context.newPage());
       await follower.goto(url);
       await subscribeBehind(follower, {});
       await afterGap(s, follower, 'follower');
       assert.equal(await follower.evaluate(() => (globalThis as any).__sub.stats.role), 'follower');
-      assert.equal(s.push.stats().connections, 1);
+      assert.deepEqual(sockets.sockets.map((x) => [x.page === leader, x.ws.isClosed()]), [[true, false]], 'one WebSocket, the leader\'s');
     } finally {
       await s.stop();
     }
@@ -572,16 +615,19 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
       const context = await newContext();
       await context.addInitScript(() => Object.defineProperty((globalThis as any).Navigator.prototype, 'locks', { get: () => undefined }));
       const url = await routeBlankPage(context, s.base);
-      const pages = [await context.newPage(), await context.newPage()];
+      const sockets = recordWebSockets();
+      const pages = [sockets.watch(await context.newPage()), sockets.watch(await context.newPage())];
       for (const page of pages) {
         await page.goto(url);
         await recorder(page);
         await page.evaluate(() => (globalThis as any).__sub('x', 'x', {}));
       }
-      await until(() => s.push.stats().websockets === 2, 5000, 'two connections');
+      for (const page of pages) await page.waitForFunction(() => (globalThis as any).__subs.x.stats.state === 'open', null, { timeout: 10_000, polling: 20 });
       for (const page of pages) assert.equal((await stats(page, 'x')).role, 'alone');
       s.push.publish('x', 'end', null);
       for (const page of pages) assert.deepEqual(await waitForEnd(page, 'x'), []);
+      // Each page got the end through a WebSocket of its own.
+      for (const page of pages) assert.deepEqual(sockets.of(page).map((x) => x.ws.isClosed()), [false], `page ${pages.indexOf(page) + 1}: one WebSocket, open`);
     } finally {
       await s.stop();
     }
@@ -592,25 +638,33 @@ describe('the browser client multiplexes', { skip: skip, timeout: 60_000 }, () =
     try {
       const context = await newContext();
       const page = await context.newPage();
+      const sockets = recordWebSockets();
+      sockets.watch(page);
+      const streams = recordStreams(page, '/push/sse');
       await page.goto(await routeBlankPage(context, s.base));
       await recorder(page);
       await page.evaluate(() => (globalThis as any).__sub('x', 'x', { since: 0, retryMin: 50, upgradeInterval: 300 }));
       await page.waitForFunction(() => (globalThis as any).__subs.x.stats.transport === 'sse' && (globalThis as any).__subs.x.stats.state === 'open', null, { timeout: 10_000, polling: 20 });
       assert.equal((await stats(page, 'x')).fallbacks, 1);
       const traffic = pump(s, 'x');
-      // Probes keep failing while upgrades are refused...
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Probes keep failing while upgrades are refused: two more WebSockets tried and closed...
+      const triedBefore = sockets.sockets.length;
+      await until(() => sockets.sockets.slice(triedBefore).filter((x) => x.ws.isClosed()).length >= 2, 10_000, 'two probes refused');
       assert.equal((await stats(page, 'x')).transport, 'sse');
       // ...and succeed once they are not.
       s.options.refuseUpgrades = false;
       await page.waitForFunction(() => (globalThis as any).__subs.x.stats.transport === 'websocket', null, { timeout: 10_000, polling: 20 });
-      await until(() => s.push.stats().streams === 0 && s.push.stats().websockets === 1, 3000, 'the SSE stream let go');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await until(() => streams.streams().length > 0 && streams.streams().every((r) => r.ended), 3000, 'the SSE stream let go');
+      // Messages published once the WebSocket carries the subscription come through it.
+      await gotUpTo([page], 'x', traffic.count() + 1);
       const pumped = traffic.stop();
       s.push.publish('x', 'end', null);
       assert.deepEqual(await waitForEnd(page, 'x'), range(1, pumped));
       const st = await stats(page, 'x');
       assert.deepEqual([st.upgrades, st.fallbacks, st.state], [1, 1, 'open']);
+      // Every probe but the last was refused and closed; the last carries the subscription.
+      assert.deepEqual(sockets.open(), [sockets.sockets.at(-1)], 'one WebSocket open, the last');
+      assert.equal(channelsOf(sockets.sockets.at(-1)!), 'x');
     } finally {
       await s.stop();
     }
