@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium, skip } from './chromium.js';
+import { launchChromium, skip, until } from './chromium.js';
 import { ROOT, register, request, startServer, tempDataDir, type RunningServer } from '../app/helpers.js';
 
 /**
@@ -199,6 +199,8 @@ describe('the demo in Chromium', { skip, timeout: 180_000 }, () => {
     const deadline = Date.now() + 40_000;
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     let acknowledged = 0;
+    /** Attempts refused or cut while the server was away (or shutting down). */
+    let refused = 0;
     /** Registers one name, retrying while the server is away, until it is acknowledged. */
     const registerSurely = async (name: string) => {
       while (Date.now() < deadline) {
@@ -208,9 +210,11 @@ describe('the demo in Chromium', { skip, timeout: 180_000 }, () => {
           // Durable, but its answer was lost when the server went away.
           if (a.status === 409 && a.json.error === 'already registered') return void acknowledged++;
           assert.equal(a.status, 503, a.text); // shutting down: try again
+          refused++;
         } catch (err) {
           if (err instanceof assert.AssertionError) throw err;
           // connection refused or reset while restarting
+          refused++;
         }
         await pause(50);
       }
@@ -236,9 +240,12 @@ describe('the demo in Chromium', { skip, timeout: 180_000 }, () => {
 
       // Now the server itself goes away while registrations keep coming, and comes back on the same port and data dir.
       const stream = (async () => { for (let i = 0; i < 30; i++) { await registerSurely(`c${i}`); await pause(30); } })();
-      await pause(200);
+      // Mid-stream: a few of the 30 in (bounds for a hung run)...
+      await until(() => acknowledged >= 20 + 3, 10_000, 'registrations under way');
       await s.stop();
-      await pause(300);
+      // ...and back only once one has been turned away while the server was gone.
+      const refusedAtStop = refused;
+      await until(() => refused > refusedAtStop, 10_000, 'a registration refused while the server is away');
       s = await startServer({ capacity: 1000, dataDir, port }, heartbeat);
       await stream;
       assert.equal(acknowledged, 50);

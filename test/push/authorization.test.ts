@@ -311,7 +311,10 @@ test('a client that leaves while its verdict is pending leaves nothing behind, o
   const onConnection = (socket: net.Socket) => serverSockets.set(socket.remotePort!, socket);
   s.server.http.on('connection', onConnection);
   const before = push.stats();
+  // Subscriptions started, by technique: a counter, so one started and let go at once still shows.
+  const started = () => Object.fromEntries(TECHNIQUES.map((x) => [x, metric(s.server.metrics.render(), `pushwire_subscriptions_total{technique="${x === 'ws' ? 'websocket' : x}"}`)]));
   for (const t of TECHNIQUES) {
+    const startedBefore = started();
     const path = url(t, 'channel=held:x&since=0');
     const socket = net.connect(s.port, '127.0.0.1');
     socket.on('error', () => {});
@@ -327,7 +330,9 @@ test('a client that leaves while its verdict is pending leaves nothing behind, o
     verdicts.shift()!(true);
     // The verdict's continuation has run once a request after it is answered.
     assert.equal((await request(`${s.base}/push/poll?channel=public`)).status, 200);
-    assert.deepEqual(push.stats(), before, `${t}: nothing started for the client that left`);
+    assert.deepEqual(push.stats(), before, `${t}: nothing left open for the client that left`);
+    // The one poll started is the check's own, of public.
+    assert.deepEqual(started(), { ...startedBefore, poll: startedBefore.poll! + 1 }, `${t}: nothing started for the client that left`);
     await until(() => serverSide.destroyed);
   }
   s.server.http.off('connection', onConnection);

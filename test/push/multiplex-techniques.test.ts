@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PushMessage } from '../../src/push/index.js';
 import { syncView } from '../../src/push/log.js';
+import { metric } from '../hardening/helpers.js';
 import { publishNow, startServer, until, type TestServer } from './helpers.js';
 import {
   idsByChannel, openMux, openMuxStream, spec, TECHNIQUES, type Cursors, type Tagged, type Technique,
@@ -34,10 +35,14 @@ test('three channels on one connection, publishes interleaved: each message tagg
   await Promise.all(TECHNIQUES.map(async (technique) => {
     const [a, b, c] = ['a', 'b', 'c'].map((x) => `mux3.${technique}.${x}`) as [string, string, string];
     const before = interleave([a, b, c], 2);
+    // This technique's own count of subscriptions started (a counter): the open gauge is shared
+    // by the five techniques running at once, and the first one subscribed would satisfy them all.
+    const started = () => metric(t.server.metrics.render(), `pushwire_subscriptions_total{technique="${technique === 'ws' ? 'websocket' : technique}"}`);
+    const startedBefore = started();
     // a and c from 0 (their backlog), b with no cursor (only new messages).
     const sub = openMux(technique, t.base, { [a]: 0, [b]: null, [c]: 0 });
     await sub.ready;
-    await until(() => t.server.push.stats().subscriptions >= 3, 3000, `${technique} subscribed`);
+    await until(() => started() >= startedBefore + 3, 3000, `${technique} subscribed`);
     const live = [...interleave([a, b, c], 3), ...interleave([c, a], 1)];
     const ends = sentinels([a, b, c]);
     const seen = await sub.inbox.sentinels([a, b, c]);
@@ -166,8 +171,11 @@ function readBack(channel: string, since: number): PushMessage[] {
 
 test('a long poll of several channels is held until any one of them has news', async () => {
   const [a, b] = ['held.a', 'held.b'];
+  // The held count is the server's: with another poll still held (the clients of the test
+  // before let go a moment after closing), it would not say that this one is.
+  await until(() => t.server.push.stats().connections === 0, 3000, 'a quiet server');
   const sub = openMux('longpoll', t.base, { [a]: null, [b]: null });
-  await until(() => t.server.push.stats().heldPolls >= 1, 3000, 'the poll held');
+  await until(() => t.server.push.stats().heldPolls === 1, 3000, 'the poll held');
   const m = publishNow(t.server.push, b, 'news', 1);
   assert.deepEqual(await sub.inbox.until((ms) => ms.length === 1, 'the news'), asSeen([m]));
   sub.close();

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { request, sleep, startServer, until, type TestServer } from './helpers.js';
+import { request, startServer, until, type TestServer } from './helpers.js';
 
 let t: TestServer;
 before(async () => { t = await startServer({ retention: 5, maxHeldPolls: 3 }); });
@@ -67,8 +67,11 @@ test('long poll: held until a publish wakes it, then answered with that message'
   push.publish(ch, 'tick', 1);
   const started = Date.now();
   const pending = request(`${t.base}/push/longpoll?channel=${ch}&since=1&timeout=5000`);
+  let answered = false;
+  void pending.then(() => { answered = true; }, () => {});
   await until(() => push.stats().heldPolls === 1, 2000, 'the poll to be held');
-  await sleep(50);
+  // Held, not answered: the request is still waiting (nothing runs between this check and the publish).
+  assert.equal(answered, false);
   push.publish(ch, 'tick', 2);
   const r = await pending;
   assert.equal(r.status, 200);

@@ -304,8 +304,10 @@ describe('client errors', () => {
       const events: string[] = [];
       client.on('open', () => events.push('open'));
       client.on('close', (code: number) => events.push(`close ${code}`));
+      // Not events.once: it would listen for 'error' too, and the client reports one to a listener.
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
       client.close();
-      await delay(300);
+      await withTimeout(closed, 2000, "'close'"); // a bound for a hung run
       assert.deepEqual(events, ['close 1006']);
       assert.equal(client.readyState, WebSocket.CLOSED);
       const deadline = Date.now() + 2000;
@@ -315,6 +317,8 @@ describe('client errors', () => {
       const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n)));
       while (await connections() > 0 && Date.now() < deadline) await delay(20);
       assert.equal(await connections(), 0, 'the client left no connection open');
+      // 'close' is the last event: no 'open' came after it while the server was watched.
+      assert.deepEqual(events, ['close 1006']);
     } finally {
       await s.close();
       await new Promise((resolve) => server.close(resolve));
