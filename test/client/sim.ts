@@ -65,7 +65,6 @@ interface Stream {
   kind: Transport;
   link: Link;
   subscribed: Set<string>;
-  open: boolean;
   closed: boolean;
   /** When its last frame reaches the client: frames arrive in order. */
   arrives: number;
@@ -176,7 +175,7 @@ function get(server: Server, url: string): Promise<Answer> {
 
 function streaming(server: Server, kind: Transport): Connector {
   return (opening: Opening, link: Link): Connection => {
-    const s: Stream = { kind, link, subscribed: new Set(), open: false, closed: false, arrives: 0 };
+    const s: Stream = { kind, link, subscribed: new Set(), closed: false, arrives: 0 };
     const from = new Map(opening.channels); // the URL is made now
     /** In-band changes, in order, each reaching the server after the one before. */
     let upstream = 0;
@@ -196,7 +195,6 @@ function streaming(server: Server, kind: Transport): Connector {
     link.request();
     toServer(() => {
       if (server.refused.has(kind)) return end();
-      s.open = true;
       server.streams.add(s);
       server.live.add(handle);
       s.arrives = Math.max(s.arrives, server.clock.now + server.latency());
