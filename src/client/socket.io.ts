@@ -56,6 +56,7 @@ export function lookup(uri?: string | LookupOptions, opts: LookupOptions = {}): 
 }
 
 /** The global of socket.io-client's browser bundle: io(), io.connect, io.Manager, io.Socket, io.protocol. */
-export const io = Object.assign(lookup, { connect: lookup, Manager, Socket, protocol: 5 });
+// `var`, as when this was a classic script of its own: the served script is known by `var io =` (test/socketio/client-interop.test.ts).
+export var io = Object.assign(lookup, { connect: lookup, Manager, Socket, protocol: 5 });
 
 (globalThis as { io?: typeof io }).io = io;
