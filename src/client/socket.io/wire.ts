@@ -42,7 +42,7 @@ export function takeBatch(queue: EngineData[], maxPayload: number): string {
 /** A Socket.IO packet as the Engine.IO messages that carry it: its text, then its attachments. */
 export function socketMessages(packet: SocketPacket): EngineData[] {
   const { text, attachments } = encodePacket(packet);
-  return attachments.length === 0 ? [text] : [text, ...attachments];
+  return [text, ...attachments];
 }
 
 export interface Backoff {
