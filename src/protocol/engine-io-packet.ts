@@ -3,8 +3,10 @@
  * and bytes, no I/O. A packet is a type digit and its data; over WebSocket
  * each packet is one message, over HTTP long-polling several packets are
  * joined by the record separator (U+001E) in one text body, binary ones as
- * "b" + base64.
+ * "b" + base64. Loaded by the server and by the browser client: bytes are
+ * Buffers on the one, Uint8Arrays on the other (./bytes.ts).
  */
+import { fromBase64, toBase64, type Bytes } from './bytes.js';
 
 /** The packet types, by their digit on the wire. */
 export const EnginePacketType = {
@@ -24,8 +26,8 @@ const SEPARATOR_CODE = 0x1e;
 
 export interface EnginePacket {
   readonly type: EnginePacketType;
-  /** Text after the type digit ('' when none); a Buffer for a binary message. */
-  readonly data: string | Buffer;
+  /** Text after the type digit ('' when none); the bytes of a binary message. */
+  readonly data: string | Bytes;
 }
 
 /** Input that is not an Engine.IO packet: the session is closed for it. */
@@ -45,8 +47,8 @@ export function encodeTextPacket(type: EnginePacketType, data = ''): string {
 }
 
 /** A binary message as long-polling carries it: "b" + base64. */
-export function encodeBase64Packet(data: Buffer): string {
-  return 'b' + data.toString('base64');
+export function encodeBase64Packet(data: Uint8Array): string {
+  return 'b' + toBase64(data);
 }
 
 /**
@@ -59,7 +61,7 @@ export function decodeTextPacket(text: string): EnginePacket {
   if (code === 0x62 /* b */) {
     const base64 = text.slice(1);
     if (!BASE64.test(base64)) throw new EngineParseError('bad base64 in a binary packet');
-    return { type: EnginePacketType.Message, data: Buffer.from(base64, 'base64') };
+    return { type: EnginePacketType.Message, data: fromBase64(base64) };
   }
   const type = code - 48;
   if (type < EnginePacketType.Open || type > EnginePacketType.Noop) {
@@ -69,7 +71,7 @@ export function decodeTextPacket(text: string): EnginePacket {
 }
 
 /** A WebSocket binary message is a message packet with no type byte. */
-export function decodeBinaryPacket(data: Buffer): EnginePacket {
+export function decodeBinaryPacket(data: Bytes): EnginePacket {
   return { type: EnginePacketType.Message, data };
 }
 

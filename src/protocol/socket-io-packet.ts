@@ -7,7 +7,9 @@
  * A packet whose data holds binary values is sent as BINARY_EVENT or
  * BINARY_ACK: each binary value is replaced by {"_placeholder":true,"num":i}
  * and follows the text as its own binary Engine.IO message, in order.
+ * Loaded by the server and by the browser client (./bytes.ts).
  */
+import { bytesOf, type Bytes } from './bytes.js';
 
 export const SocketPacketType = {
   Connect: 0,
@@ -46,16 +48,10 @@ export class SocketParseError extends Error {
   }
 }
 
-export type BinaryValue = Buffer | ArrayBuffer | ArrayBufferView;
+export type BinaryValue = Bytes | ArrayBuffer | ArrayBufferView;
 
 export function isBinary(value: unknown): value is BinaryValue {
   return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
-}
-
-function toBuffer(value: BinaryValue): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof ArrayBuffer) return Buffer.from(value);
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** Whether a value holds a binary value anywhere (what makes an event a BINARY_EVENT). */
@@ -75,10 +71,10 @@ export function hasBinary(value: unknown, viaToJson = false): boolean {
 }
 
 /** Replaces every binary value by its placeholder, collecting the buffers in order. */
-export function deconstruct(value: unknown, buffers: Buffer[], viaToJson = false): unknown {
+export function deconstruct(value: unknown, buffers: Bytes[], viaToJson = false): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (isBinary(value)) {
-    buffers.push(toBuffer(value));
+    buffers.push(bytesOf(value));
     return { _placeholder: true, num: buffers.length - 1 };
   }
   if (Array.isArray(value)) return value.map((v) => deconstruct(v, buffers));
@@ -92,7 +88,7 @@ export function deconstruct(value: unknown, buffers: Buffer[], viaToJson = false
 }
 
 /** Puts the buffers back where their placeholders are. Throws for a placeholder with no buffer. */
-export function reconstruct(value: unknown, buffers: readonly Buffer[]): unknown {
+export function reconstruct<B>(value: unknown, buffers: readonly B[]): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) value[i] = reconstruct(value[i], buffers);
@@ -125,10 +121,10 @@ export function encodePacketText(type: SocketPacketType, nsp: string, id: number
 export interface EncodedPacket {
   text: string;
   /** The binary attachments, sent after the text in this order (empty for most packets). */
-  attachments: Buffer[];
+  attachments: Bytes[];
 }
 
-const NO_ATTACHMENTS: Buffer[] = [];
+const NO_ATTACHMENTS: Bytes[] = [];
 
 /** Encodes a packet; an Event or Ack whose data holds binary values becomes a binary packet. */
 export function encodePacket(packet: SocketPacket): EncodedPacket {
@@ -242,15 +238,17 @@ export function decodePacketText(text: string, maxAttachments = MAX_ATTACHMENTS)
  * Turns the Engine.IO messages of one connection into Socket.IO packets: a
  * text message is a packet, or the head of a binary one whose attachments
  * are the next binary messages. Sans-I/O: feed messages, get packets.
+ * Attachments are put in place as they were fed (the browser client feeds
+ * ArrayBuffers).
  */
-export class SocketPacketDecoder {
+export class SocketPacketDecoder<B = Bytes> {
   private head: PacketHead | null = null;
-  private buffers: Buffer[] = [];
+  private buffers: B[] = [];
 
   constructor(private readonly maxAttachments = MAX_ATTACHMENTS) {}
 
   /** Feeds one message; returns the packet it completes, or null while attachments are due. Throws SocketParseError. */
-  add(message: string | Buffer): SocketPacket | null {
+  add(message: string | B): SocketPacket | null {
     if (typeof message === 'string') {
       if (this.head !== null) throw new SocketParseError('text while attachments were due');
       const head = decodePacketText(message, this.maxAttachments);

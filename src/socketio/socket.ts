@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
+import { ackPromise } from '../protocol/ack-promise.js';
 import { RESERVED_EVENTS, SocketPacketType, type SocketPacket } from '../protocol/socket-io-packet.js';
 import type { BroadcastOperator } from './broadcast.js';
 import type { SocketIoClient } from './client.js';
@@ -138,14 +139,7 @@ export class Socket extends EventEmitter {
 
   /** emit() with the acknowledgement as a promise (rejected after timeout() ms, if set). */
   emitWithAck(event: string, ...args: unknown[]): Promise<any> {
-    const withTimeout = this.flags.timeout !== undefined;
-    return new Promise((resolve, reject) => {
-      args.push((first: unknown, second: unknown) => {
-        if (!withTimeout) return resolve(first);
-        return first ? reject(first) : resolve(second);
-      });
-      this.emit(event, ...args);
-    });
+    return ackPromise((ack) => this.emit(event, ...args, ack), this.flags.timeout);
   }
 
   private registerAck(id: number, ack: AckCallback, timeout: number | undefined): void {
