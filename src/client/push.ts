@@ -19,7 +19,7 @@
  */
 import { createClient } from './core/client.js';
 import { TRANSPORTS } from './core/subscription.js';
-import type { Bus, Env, Locks, Message, SubscribeOptions, Subscription, Windows } from './core/types.js';
+import type { Bus, Env, Locks, Windows } from './core/types.js';
 import { callbacks, iframe } from './transports/iframe.js';
 import { longpoll, poll } from './transports/poll.js';
 import { sse } from './transports/sse.js';
@@ -49,11 +49,8 @@ const env: Env = {
   origin: location.origin,
 };
 
-const client = createClient(env);
-
-function subscribe(channel: string, onMessage: (m: Message) => void, options: SubscribeOptions = {}): Subscription {
-  return client.subscribe(channel, onMessage, options);
-}
+/** `subscribe(channel, onMessage, options?)`: a Subscription (core/subscription.ts). */
+const { subscribe } = createClient(env);
 
 /**
  * Sends `{"event", "data"}` to the server: over an open WebSocket if this page
