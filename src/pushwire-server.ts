@@ -84,6 +84,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const guard: ConnectionGuard = new ConnectionGuard({
     ...limits,
     origins: parseAllowedOrigins(config.allowOrigin ?? OPERATION_DEFAULTS.allowOrigin),
+    holds: holdsConnection,
   }, new HttpMetrics(metrics, () => guard.sockets, () => guard.limits.open));
 
   const server = http.createServer({
@@ -202,6 +203,13 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
       })());
     },
   };
+}
+
+/** Paths whose answer may stay open: nothing pipelined behind them is served (docs/PROTOCOL.md §6.1). */
+const HELD_PATHS = new Set(['/push/sse', '/push/iframe', '/push/longpoll', '/socket.io/']);
+
+function holdsConnection(method: string | undefined, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && HELD_PATHS.has(path);
 }
 
 /** The limits of docs/PROTOCOL.md §6.1, from the config (flags) and the options, defaults filled in. */
