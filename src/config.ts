@@ -35,7 +35,8 @@ export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/serve
   --data-dir DIR              where the registration journal lives       env DATA_DIR
                               default ./data
   --max-message BYTES         largest WebSocket message accepted         env MAX_MESSAGE
-                              default 16777216
+                              (client events on /push/ws and Socket.IO:
+                              64 KiB at most) default 16777216
   --allow-origin LIST         origins allowed besides the server's own:  env ALLOW_ORIGIN
                               comma-separated, or *
                               default http://localhost:*,http://127.0.0.1:*

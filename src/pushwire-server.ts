@@ -4,7 +4,7 @@ import { OPERATION_DEFAULTS, type ServerConfig } from './config.js';
 import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
-import { AuthorizationRefused, mountPush, type PushApi, type PushOptions } from './push/index.js';
+import { AuthorizationRefused, mountPush, PUSH_DEFAULTS, type PushApi, type PushOptions } from './push/index.js';
 import { abort, destroySocket, httpErrorResponse } from './http/raw-socket.js';
 import type { AsyncChannelLog } from './push/log.js';
 import { mountApp, mountSocketIoChat } from './app/index.js';
@@ -147,7 +147,8 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const io = new SocketIoServer({
     log: push.log,
     connectionStateRecovery: true,
-    maxHttpBufferSize: Math.min(config.maxMessage, 1e6),
+    // Packets are bounded as client events of the push layer are (docs/PROTOCOL.md §6.1).
+    maxHttpBufferSize: Math.min(config.maxMessage, options.push?.maxEmitBody ?? PUSH_DEFAULTS.maxEmitBody),
     ...options.socketio,
   }).mount(router);
   closables.push(io);
