@@ -10,6 +10,7 @@ import type { AsyncChannelLog } from './push/log.js';
 import { mountApp, mountSocketIoChat } from './app/index.js';
 import { ConnectionGuard } from './http/connection-guard.js';
 import { parseAllowedOrigins } from './http/origin.js';
+import { parseAllowedHosts } from './http/hosts.js';
 import { MetricsRegistry } from './metrics/registry.js';
 import { HttpMetrics } from './metrics/http-metrics.js';
 import { maxFileCount, registerProcessMetrics } from './metrics/process-metrics.js';
@@ -84,6 +85,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const guard: ConnectionGuard = new ConnectionGuard({
     ...limits,
     origins: parseAllowedOrigins(config.allowOrigin ?? OPERATION_DEFAULTS.allowOrigin),
+    hosts: parseAllowedHosts(config.host, config.allowHost ?? []),
     holds: holdsConnection,
   }, new HttpMetrics(metrics, () => guard.sockets, () => guard.limits.open));
 

@@ -5,6 +5,7 @@ import type { HttpMetrics } from '../metrics/http-metrics.js';
 import { abort, destroySocket } from './raw-socket.js';
 import { ConnectionLimits, addressKey, type LimitReason } from './connection-limits.js';
 import { HeadTimeouts } from './head-timeout.js';
+import { hostRefusal, type HostPolicy } from './hosts.js';
 import { originChecked, originRefusal, type OriginPolicy } from './origin.js';
 import { requestUrl, sendError } from './respond.js';
 
@@ -16,6 +17,8 @@ export interface GuardSettings {
   /** Time for a complete request head, ms. */
   headersTimeout: number;
   origins: OriginPolicy;
+  /** The names the server answers to on the paths the Origin rule covers (docs/PROTOCOL.md §6.3). */
+  hosts?: HostPolicy;
   /** Paths whose answer may be held open (streams, long polls): nothing is served behind one on its connection. */
   holds?: (method: string | undefined, path: string) => boolean;
 }
@@ -117,6 +120,12 @@ export class ConnectionGuard {
       return false;
     }
     const path = targetPath(req);
+    const host = this.hostRefusal(req, path, false);
+    if (host !== null) {
+      this.metrics.refused('host');
+      sendError(res, 403, host);
+      return false;
+    }
     const origin = this.originRefusal(req, path, false);
     if (origin !== null) {
       this.metrics.refused('origin');
@@ -137,7 +146,14 @@ export class ConnectionGuard {
       abort(socket, 503, refused ? this.limitMessage(refused) : 'server is shutting down');
       return false;
     }
-    const origin = this.originRefusal(req, targetPath(req), true);
+    const path = targetPath(req);
+    const host = this.hostRefusal(req, path, true);
+    if (host !== null) {
+      this.metrics.refused('host');
+      abort(socket, 403, host);
+      return false;
+    }
+    const origin = this.originRefusal(req, path, true);
     if (origin !== null) {
       this.metrics.refused('origin');
       abort(socket, 403, origin);
@@ -149,6 +165,13 @@ export class ConnectionGuard {
   /** A request that is not routed (CONNECT): its head came, no deadline any more. */
   headReceived(socket: Duplex): void {
     this.heads.headReceived(socket);
+  }
+
+  /** Checked where the Origin rule is, first: the own origin it reads from Host is then a name of ours. */
+  private hostRefusal(req: http.IncomingMessage, path: string, upgrade: boolean): string | null {
+    const hosts = this.settings.hosts;
+    if (hosts === undefined || !originChecked(req.method, path, upgrade)) return null;
+    return hostRefusal(hosts, req.headers.host);
   }
 
   private originRefusal(req: http.IncomingMessage, path: string, upgrade: boolean): string | null {
