@@ -1,4 +1,5 @@
 import { DEFAULT_ALLOWED_ORIGINS, parseAllowedOrigins } from './http/origin.js';
+import { parseAllowedHosts } from './http/hosts.js';
 
 /** The command line (docs/PROTOCOL.md): flags win over environment variables. */
 export interface ServerConfig {
@@ -12,6 +13,8 @@ export interface ServerConfig {
   // Operations (docs/PROTOCOL.md §6); optional for callers that build a config by hand.
   /** Origins allowed besides the server's own, or ['*']. */
   allowOrigin?: string[];
+  /** Host names answered to besides the loopback ones and --host (docs/PROTOCOL.md §6.3); `*`: any. */
+  allowHost?: string[];
   /** Open connections at once; 0: no limit; absent: the open-file limit minus a reserve. */
   maxConnections?: number;
   /** Open connections at once per client address; 0: no limit. */
@@ -35,10 +38,16 @@ export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/serve
   --data-dir DIR              where the registration journal lives       env DATA_DIR
                               default ./data
   --max-message BYTES         largest WebSocket message accepted         env MAX_MESSAGE
-                              default 16777216
+                              (client events on /push/ws and Socket.IO:
+                              64 KiB at most) default 16777216
   --allow-origin LIST         origins allowed besides the server's own:  env ALLOW_ORIGIN
                               comma-separated, or *
                               default http://localhost:*,http://127.0.0.1:*
+  --allow-host LIST           Host names answered to besides localhost,  env ALLOW_HOST
+                              127.0.0.1, [::1] and --host (any port):
+                              comma-separated, .domain for it and its
+                              subdomains, or *; others get 403 on the
+                              push paths, upgrades and POSTs
   --max-connections N         open connections at once (0: no limit)     env MAX_CONNECTIONS
                               default the open-file limit minus 256
   --max-connections-per-ip N  the same from one client address           env MAX_CONNECTIONS_PER_IP
@@ -65,6 +74,7 @@ const SPECS: Record<string, Spec & { key: keyof ServerConfig }> = {
   'max-message': { key: 'maxMessage', env: 'MAX_MESSAGE', parse: (v, n) => integer(v, n, 1, 2 ** 31 - 1) },
   redis: { key: 'redis', env: 'REDIS_URL', parse: (v, n) => redisUrl(v, n) },
   'allow-origin': { key: 'allowOrigin', env: 'ALLOW_ORIGIN', parse: (v, n) => originList(v, n) },
+  'allow-host': { key: 'allowHost', env: 'ALLOW_HOST', parse: (v, n) => hostList(v, n) },
   'max-connections': { key: 'maxConnections', env: 'MAX_CONNECTIONS', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
   'max-connections-per-ip': { key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
   'headers-timeout': { key: 'headersTimeout', env: 'HEADERS_TIMEOUT', parse: (v, n) => integer(v, n, 1, 3_600_000) },
@@ -95,6 +105,15 @@ function integer(raw: string, name: string, min: number, max: number): number {
 function originList(raw: string, name: string): string[] {
   try {
     parseAllowedOrigins(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+  return raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+}
+
+function hostList(raw: string, name: string): string[] {
+  try {
+    parseAllowedHosts('localhost', raw);
   } catch (err) {
     throw new ConfigError(`${name}: ${(err as Error).message}`);
   }

@@ -4,12 +4,13 @@ import { OPERATION_DEFAULTS, type ServerConfig } from './config.js';
 import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { mountEcho } from './echo.js';
-import { AuthorizationRefused, mountPush, type PushApi, type PushOptions } from './push/index.js';
+import { AuthorizationRefused, mountPush, PUSH_DEFAULTS, type PushApi, type PushOptions } from './push/index.js';
 import { abort, destroySocket, httpErrorResponse } from './http/raw-socket.js';
 import type { AsyncChannelLog } from './push/log.js';
 import { mountApp, mountSocketIoChat } from './app/index.js';
 import { ConnectionGuard } from './http/connection-guard.js';
 import { parseAllowedOrigins } from './http/origin.js';
+import { parseAllowedHosts } from './http/hosts.js';
 import { MetricsRegistry } from './metrics/registry.js';
 import { HttpMetrics } from './metrics/http-metrics.js';
 import { maxFileCount, registerProcessMetrics } from './metrics/process-metrics.js';
@@ -84,6 +85,8 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const guard: ConnectionGuard = new ConnectionGuard({
     ...limits,
     origins: parseAllowedOrigins(config.allowOrigin ?? OPERATION_DEFAULTS.allowOrigin),
+    hosts: parseAllowedHosts(config.host, config.allowHost ?? []),
+    holds: holdsConnection,
   }, new HttpMetrics(metrics, () => guard.sockets, () => guard.limits.open));
 
   const server = http.createServer({
@@ -146,7 +149,8 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const io = new SocketIoServer({
     log: push.log,
     connectionStateRecovery: true,
-    maxHttpBufferSize: Math.min(config.maxMessage, 1e6),
+    // Packets are bounded as client events of the push layer are (docs/PROTOCOL.md §6.1).
+    maxHttpBufferSize: Math.min(config.maxMessage, options.push?.maxEmitBody ?? PUSH_DEFAULTS.maxEmitBody),
     ...options.socketio,
   }).mount(router);
   closables.push(io);
@@ -202,6 +206,13 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
       })());
     },
   };
+}
+
+/** Paths whose answer may stay open: nothing pipelined behind them is served (docs/PROTOCOL.md §6.1). */
+const HELD_PATHS = new Set(['/push/sse', '/push/iframe', '/push/longpoll', '/socket.io/']);
+
+function holdsConnection(method: string | undefined, path: string): boolean {
+  return (method === 'GET' || method === 'HEAD') && HELD_PATHS.has(path);
 }
 
 /** The limits of docs/PROTOCOL.md §6.1, from the config (flags) and the options, defaults filled in. */

@@ -5,6 +5,7 @@ import type { HttpMetrics } from '../metrics/http-metrics.js';
 import { abort, destroySocket } from './raw-socket.js';
 import { ConnectionLimits, addressKey, type LimitReason } from './connection-limits.js';
 import { HeadTimeouts } from './head-timeout.js';
+import { hostRefusal, type HostPolicy } from './hosts.js';
 import { originChecked, originRefusal, type OriginPolicy } from './origin.js';
 import { requestUrl, sendError } from './respond.js';
 
@@ -16,7 +17,18 @@ export interface GuardSettings {
   /** Time for a complete request head, ms. */
   headersTimeout: number;
   origins: OriginPolicy;
+  /** The names the server answers to on the paths the Origin rule covers (docs/PROTOCOL.md §6.3). */
+  hosts?: HostPolicy;
+  /** Paths whose answer may be held open (streams, long polls): nothing is served behind one on its connection. */
+  holds?: (method: string | undefined, path: string) => boolean;
 }
+
+/**
+ * Requests awaiting their answers on one connection, past which it is dropped
+ * (docs/PROTOCOL.md §6.1, "Pipelining"): Node parses and queues pipelined
+ * requests without bound, and browsers do not pipeline.
+ */
+export const MAX_PIPELINED = 16;
 
 /** A connection past a limit is answered 503 when its head arrives, or closed after this long. */
 const REFUSED_GRACE = 1000;
@@ -24,7 +36,14 @@ const REFUSED_GRACE = 1000;
 const kGuard = Symbol('pushwire.guard');
 const kKey = Symbol('pushwire.addressKey');
 const kRefused = Symbol('pushwire.refusedBy');
-type Guarded = Socket & { [kGuard]?: ConnectionGuard; [kKey]?: string; [kRefused]?: LimitReason };
+/** Requests admitted on the connection whose response has not closed. */
+const kInFlight = Symbol('pushwire.inFlight');
+/** The last response on the connection that may be held open. */
+const kHolder = Symbol('pushwire.holder');
+type Guarded = Socket & {
+  [kGuard]?: ConnectionGuard; [kKey]?: string; [kRefused]?: LimitReason;
+  [kInFlight]?: number; [kHolder]?: http.ServerResponse;
+};
 
 /**
  * What every connection and request passes before routing (docs/PROTOCOL.md
@@ -76,6 +95,21 @@ export class ConnectionGuard {
     const socket = req.socket as Guarded;
     this.heads.headReceived(socket);
     res.once('close', responseOnClose);
+    const inFlight = (socket[kInFlight] ?? 0) + 1;
+    socket[kInFlight] = inFlight;
+    if (inFlight > MAX_PIPELINED) {
+      // Whatever is queued on it is released by the requests' 'close'.
+      this.metrics.refused('pipelined');
+      socket.destroy();
+      return false;
+    }
+    const holder = socket[kHolder];
+    if (holder !== undefined && !holder.writableEnded && !holder.destroyed) {
+      // Its answer could only leave after the stream or poll ahead of it ends.
+      this.metrics.refused('pipelined');
+      sendError(res, 429, 'a request pipelined behind a stream or held poll on the same connection is not served; use another connection', { Connection: 'close' });
+      return false;
+    }
     const refusal = this.stopping ? 'server is shutting down' : socket[kRefused] ? this.limitMessage(socket[kRefused]) : null;
     if (refusal !== null) {
       sendError(res, 503, refusal, { Connection: 'close' });
@@ -85,12 +119,20 @@ export class ConnectionGuard {
       sendError(res, 400, 'missing Host header');
       return false;
     }
-    const origin = this.originRefusal(req, false);
+    const path = targetPath(req);
+    const host = this.hostRefusal(req, path, false);
+    if (host !== null) {
+      this.metrics.refused('host');
+      sendError(res, 403, host);
+      return false;
+    }
+    const origin = this.originRefusal(req, path, false);
     if (origin !== null) {
       this.metrics.refused('origin');
       sendError(res, 403, origin);
       return false;
     }
+    if (this.settings.holds?.(req.method, path)) socket[kHolder] = res;
     return true;
   }
 
@@ -104,7 +146,14 @@ export class ConnectionGuard {
       abort(socket, 503, refused ? this.limitMessage(refused) : 'server is shutting down');
       return false;
     }
-    const origin = this.originRefusal(req, true);
+    const path = targetPath(req);
+    const host = this.hostRefusal(req, path, true);
+    if (host !== null) {
+      this.metrics.refused('host');
+      abort(socket, 403, host);
+      return false;
+    }
+    const origin = this.originRefusal(req, path, true);
     if (origin !== null) {
       this.metrics.refused('origin');
       abort(socket, 403, origin);
@@ -118,16 +167,16 @@ export class ConnectionGuard {
     this.heads.headReceived(socket);
   }
 
-  private originRefusal(req: http.IncomingMessage, upgrade: boolean): string | null {
+  /** Checked where the Origin rule is, first: the own origin it reads from Host is then a name of ours. */
+  private hostRefusal(req: http.IncomingMessage, path: string, upgrade: boolean): string | null {
+    const hosts = this.settings.hosts;
+    if (hosts === undefined || !originChecked(req.method, path, upgrade)) return null;
+    return hostRefusal(hosts, req.headers.host);
+  }
+
+  private originRefusal(req: http.IncomingMessage, path: string, upgrade: boolean): string | null {
     const origin = req.headers.origin;
     if (origin === undefined) return null;
-    let path: string;
-    try {
-      // The router's own reading of the target, so that "/x/../push/sse" is seen as the push path it reaches.
-      path = requestUrl(req.url).pathname;
-    } catch {
-      path = req.url ?? '/';
-    }
     if (!originChecked(req.method, path, upgrade)) return null;
     return originRefusal(this.settings.origins, origin, req.headers.host);
   }
@@ -162,8 +211,19 @@ export class ConnectionGuard {
 
   /** @internal */
   exchangeDone(res: http.ServerResponse, socket: Guarded): void {
+    socket[kInFlight] = (socket[kInFlight] ?? 1) - 1;
+    if (socket[kHolder] === res) socket[kHolder] = undefined;
     this.metrics.answered(res.statusCode, res.headersSent);
     this.heads.exchangeDone(socket);
+  }
+}
+
+/** The router's own reading of the target, so that "/x/../push/sse" is seen as the push path it reaches. */
+function targetPath(req: http.IncomingMessage): string {
+  try {
+    return requestUrl(req.url).pathname;
+  } catch {
+    return req.url ?? '/';
   }
 }
 

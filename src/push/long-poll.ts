@@ -91,11 +91,11 @@ export class LongPolls {
     const timeout = timeoutParam(url, settings.longPollTimeout);
     limits.subscriptionsPerConnection(params.channels.length);
     const admission = gate.admit(new PushRequest(req, url, 'longpoll'), channelNames(params.channels));
-    return whenAdmitted(admission, () => res.destroyed, () => this.hold(res, params, timeout));
+    return whenAdmitted(admission, () => res.destroyed, () => this.hold(req, res, params, timeout));
   }
 
   /** Subscribes (if it may be held), reads, then answers at once or holds. */
-  private hold(res: http.ServerResponse, params: SubscriptionParams, timeout: number): void | Promise<void> {
+  private hold(req: http.IncomingMessage, res: http.ServerResponse, params: SubscriptionParams, timeout: number): void | Promise<void> {
     const { log, limits } = this.ctx;
     const counts = this.ctx.metrics.longpoll;
     const poll = new HeldPoll(this, res, params);
@@ -106,7 +106,9 @@ export class LongPolls {
       for (const { channel } of params.channels) log.subscribe(channel, poll);
       poll.subscribed = true;
       counts.subscriptions.value += params.channels.length;
+      // Queued behind another request, only the request is closed with the connection (see stream.ts).
       res.once('close', poll.abandon);
+      req.once('close', poll.abandon);
     }
     const local = this.local;
     if (local !== null) {

@@ -45,7 +45,10 @@ export interface PushOptions {
   maxQueuedBytes?: number;
   /** Largest WebSocket message accepted on /push/ws (--max-message, docs/PROTOCOL.md §1.5). */
   maxMessage?: number;
-  /** Largest POST /push/emit body. */
+  /**
+   * Largest client event: a POST /push/emit body, and a message on /push/ws
+   * (past it: 413, close 1009 from the frame header, before anything is parsed).
+   */
   maxEmitBody?: number;
   /**
    * What is owed to one WebSocket or stream within one turn of the event loop

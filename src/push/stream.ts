@@ -125,7 +125,11 @@ export class StreamRegistry {
     this.ctx.limits.streams(this.open.size);
     this.ctx.limits.channels(channelNames(stream.params.channels));
     this.open.add(stream);
-    res.once('close', () => this.release(stream));
+    // A request pipelined behind another has no socket yet, and its response never
+    // emits 'close': Node closes the request instead when the connection goes.
+    const release = (): void => this.release(stream);
+    res.once('close', release);
+    req.once('close', release);
     try {
       await stream.channels.add(stream.params.channels, stream.params.tagged, () => {
         res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });

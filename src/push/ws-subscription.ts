@@ -95,7 +95,8 @@ export class WsSubscriptions {
     this.counts = ctx.metrics.websocket;
     this.wss = new WebSocketServer({
       noServer: true,
-      maxPayload: ctx.settings.maxMessage,
+      // A client event is bounded as POST /push/emit is: JSON.parse of a large nested one holds the loop for seconds.
+      maxPayload: Math.min(ctx.settings.maxMessage, ctx.settings.maxEmitBody),
       heartbeatInterval: ctx.settings.heartbeatInterval,
       // This set is the one that counts; the server need not keep another.
       clientTracking: true,

@@ -95,7 +95,7 @@ test('an upgrade flood past the overall limit gets 503 before any handshake; con
     }
     refusedCount = flood.length;
     // A plain request past the limit gets the same answer, as JSON.
-    const answer = await rawExchange(s.port, 'GET /api/registrations HTTP/1.1\r\nHost: x\r\n\r\n', { localAddress: '127.0.0.8' });
+    const answer = await rawExchange(s.port, 'GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', { localAddress: '127.0.0.8' });
     assert.equal(answer.status, 503);
     assert.match(answer.json.error, /too many connections/);
     refusedCount++;

@@ -22,7 +22,7 @@ after(() => s.stop());
 function bigPost(path: string, declared: number | 'chunked', sent: number): Promise<{ status: number | null; text: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(s.port, '127.0.0.1');
-    const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    const head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
       (declared === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${declared}\r\n`) + '\r\n';
     let text = '';
     socket.setEncoding('latin1');
@@ -82,7 +82,7 @@ function relentlessPost(path: string, headers: string, chunked: boolean, total: 
     socket.on('error', () => {});
     socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]) || null, text, fin, written, ms: answeredAt ? Date.now() - answeredAt : -1 }));
     socket.on('connect', async () => {
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}` +
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${headers}` +
         (chunked ? 'Transfer-Encoding: chunked\r\n' : `Content-Length: ${total}\r\n`) + '\r\n');
       const piece = Buffer.alloc(64 * 1024, 0x20);
       const chunk = chunked ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')]) : piece;
@@ -99,7 +99,7 @@ function relentlessPost(path: string, headers: string, chunked: boolean, total: 
 test('a refused upload is not read: the answer with Connection: close, a FIN, and the connection dropped soon after', async (t) => {
   const total = 256 * MiB;
   // An Engine.IO session, for its POST (limit: maxHttpBufferSize, 1 MB).
-  const open = await rawExchange(s.port, 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n');
+  const open = await rawExchange(s.port, 'GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
   const sid = /"sid":"([^"]+)"/.exec(open.text)?.[1];
   assert.ok(sid, open.text);
   const error = /\r\n\r\n\{"error":"[^"]+"\}$/;
@@ -124,9 +124,9 @@ test('a refused upload is not read: the answer with Connection: close, a FIN, an
 
 test('a request head past 16 KiB gets a JSON 431, in the headers or in the request line', async () => {
   const cases = [
-    `GET /api/registrations HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
-    `GET /api/registrations HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 1500 }, (_, i) => `X-Header-${i}: ${'v'.repeat(10)}`).join('\r\n')}\r\n\r\n`,
-    `GET /push/poll?channel=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    `GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    `GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\n${Array.from({ length: 1500 }, (_, i) => `X-Header-${i}: ${'v'.repeat(10)}`).join('\r\n')}\r\n\r\n`,
+    `GET /push/poll?channel=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
   ];
   for (const request of cases) {
     const answer = await rawExchange(s.port, request);
@@ -163,7 +163,7 @@ test('a client that pipelines requests and never reads is not read any further; 
   const stalled = await whileServing(t, s.base, 'a client that never reads', () => new Promise<number>((resolve) => {
     const socket = net.connect(s.port, '127.0.0.1');
     socket.pause(); // never read
-    const request = Buffer.from('GET /push.js HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(256));
+    const request = Buffer.from('GET /push.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(256));
     let written = 0;
     socket.on('error', () => {});
     const pump = () => {

@@ -18,7 +18,7 @@ function slow(port: number, dribble: boolean): Promise<RawAnswer> {
     let timer: NodeJS.Timeout | null = null;
     const socket = net.connect({ port, host: '127.0.0.1' }, () => {
       if (!dribble) return;
-      socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+      socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
       let n = 0;
       timer = setInterval(() => socket.write(`X-Pad-${n++}: y\r\n`), 1000);
     });

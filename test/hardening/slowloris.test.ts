@@ -39,9 +39,9 @@ function slowClient(port: number, kind: Kind): Promise<RawAnswer & { kind: Kind 
       }, 100);
     };
     const socket = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' }, () => {
-      if (kind === 'dribbling') startDribbling('GET /api/registrations HTTP/1.1\r\nHost: x\r\n', null);
-      else if (kind === 'slow but complete') startDribbling('GET /api/registrations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n', 4);
-      else if (kind === 'second head') socket.write('GET /api/registrations HTTP/1.1\r\nHost: x\r\n\r\n');
+      if (kind === 'dribbling') startDribbling('GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\n', null);
+      else if (kind === 'slow but complete') startDribbling('GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n', 4);
+      else if (kind === 'second head') socket.write('GET /api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     });
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {

@@ -39,7 +39,7 @@ test('a request target that is neither a path nor an absolute URL gets 400; a pa
     ['//[', 404, 'no such path: //['],
   ];
   for (const [target, status, error] of cases) {
-    const answer = await raw(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const answer = await raw(s.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     assert.deepEqual({ status: answer.status, body: JSON.parse(answer.body) }, { status, body: { error } }, target);
   }
   const res = await fetch(`${s.base}/api/registrations`);
@@ -47,7 +47,7 @@ test('a request target that is neither a path nor an absolute URL gets 400; a pa
 });
 
 test('"//host/path" is a path, not a host', async () => {
-  const { status } = await raw(s.port, 'GET //evil.example/api/registrations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  const { status } = await raw(s.port, 'GET //evil.example/api/registrations HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
   assert.equal(status, 404);
 });
 
@@ -58,7 +58,7 @@ test('an unparseable request gets a complete JSON 400', async () => {
 });
 
 test('an upgrade request target is read as any other: 400 for a bad one, 404 for a path with no endpoint', async () => {
-  const upgrade = (target: string) => raw(s.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  const upgrade = (target: string) => raw(s.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
   const cases: Array<[target: string, status: number, error: string]> = [
     ['http://[/push/ws', 400, 'bad request target'],

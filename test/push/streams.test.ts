@@ -192,7 +192,7 @@ for (const kind of ['sse', 'iframe'] as const) {
     const reader = net.connect(slow.port, '127.0.0.1');
     reader.on('error', () => {});
     await new Promise((resolve) => reader.once('connect', resolve));
-    reader.write(`GET /push/${kind}?channel=${ch}&callback=f HTTP/1.1\r\nHost: x\r\n\r\n`);
+    reader.write(`GET /push/${kind}?channel=${ch}&callback=f HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     reader.pause(); // never reads: the kernel buffers fill, then the server's
     await until(() => push.stats().streams === 1, 2000, 'the stream to open');
     const payload = 'y'.repeat(64 * 1024);

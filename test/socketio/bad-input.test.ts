@@ -170,7 +170,7 @@ describe('malformed and out-of-turn packets', () => {
       await within(socket.closed, 3000, 'close');
     }
     // Raw garbage instead of HTTP, and a handshake cut in the middle.
-    for (const junk of [randomBytes(64), Buffer.from('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n')]) {
+    for (const junk of [randomBytes(64), Buffer.from('GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n')]) {
       const tcp = net.connect(Number(new URL(running.base).port), '127.0.0.1');
       await new Promise((resolve) => tcp.once('connect', resolve));
       await new Promise((resolve) => tcp.write(junk, resolve));
