@@ -19,6 +19,8 @@ export interface ServerConfig {
   maxConnections?: number;
   /** Open connections at once per client address; 0: no limit. */
   maxConnectionsPerIp?: number;
+  /** Subscriptions held at once from one client address (docs/PROTOCOL.md §6.1); 0: no limit. */
+  maxSubscriptionsPerIp?: number;
   /** Time a connection gets to send a complete request head, ms. */
   headersTimeout?: number;
   /** An HTTP connection silent both ways this long is closed, ms; 0: never. */
@@ -53,6 +55,9 @@ export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/serve
   --max-connections-per-ip N  the same from one client address           env MAX_CONNECTIONS_PER_IP
                               (an IPv6 /64; 0: no limit; 127.0.0.1 and ::1 exempt)
                               default 1000
+  --max-subscriptions-per-ip N  channels subscribed at once from one     env MAX_SUBSCRIPTIONS_PER_IP
+                              address, every technique together (0: no
+                              limit; 127.0.0.1 and ::1 exempt) default 10000
   --headers-timeout MS        time to send a complete request head       env HEADERS_TIMEOUT
                               default 30000
   --idle-timeout MS           close an HTTP connection silent this long  env IDLE_TIMEOUT
@@ -77,6 +82,7 @@ const SPECS: Record<string, Spec & { key: keyof ServerConfig }> = {
   'allow-host': { key: 'allowHost', env: 'ALLOW_HOST', parse: (v, n) => hostList(v, n) },
   'max-connections': { key: 'maxConnections', env: 'MAX_CONNECTIONS', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
   'max-connections-per-ip': { key: 'maxConnectionsPerIp', env: 'MAX_CONNECTIONS_PER_IP', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
+  'max-subscriptions-per-ip': { key: 'maxSubscriptionsPerIp', env: 'MAX_SUBSCRIPTIONS_PER_IP', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
   'headers-timeout': { key: 'headersTimeout', env: 'HEADERS_TIMEOUT', parse: (v, n) => integer(v, n, 1, 3_600_000) },
   'idle-timeout': { key: 'idleTimeout', env: 'IDLE_TIMEOUT', parse: (v, n) => integer(v, n, 0, 2 ** 31 - 1) },
 };

@@ -138,6 +138,7 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   const push = mountPush(router, {
     dataDir: config.dataDir,
     maxMessage: config.maxMessage,
+    ...(config.maxSubscriptionsPerIp !== undefined ? { maxSubscriptionsPerIp: config.maxSubscriptionsPerIp || Infinity } : {}),
     ...options.push,
     ...(options.channelLog ? { log: options.channelLog } : {}),
     metrics,

@@ -40,9 +40,11 @@ const kRefused = Symbol('pushwire.refusedBy');
 const kInFlight = Symbol('pushwire.inFlight');
 /** The last response on the connection that may be held open. */
 const kHolder = Symbol('pushwire.holder');
+/** Those requests themselves, once a second one is in flight (pipelining; see admitUpgrade). */
+const kPending = Symbol('pushwire.pending');
 type Guarded = Socket & {
   [kGuard]?: ConnectionGuard; [kKey]?: string; [kRefused]?: LimitReason;
-  [kInFlight]?: number; [kHolder]?: http.ServerResponse;
+  [kInFlight]?: number; [kHolder]?: http.ServerResponse; [kPending]?: Set<http.IncomingMessage>;
 };
 
 /**
@@ -97,6 +99,7 @@ export class ConnectionGuard {
     res.once('close', responseOnClose);
     const inFlight = (socket[kInFlight] ?? 0) + 1;
     socket[kInFlight] = inFlight;
+    (socket[kPending] ??= new Set()).add(req);
     if (inFlight > MAX_PIPELINED) {
       // Whatever is queued on it is released by the requests' 'close'.
       this.metrics.refused('pipelined');
@@ -144,6 +147,17 @@ export class ConnectionGuard {
     const refused = (socket as Guarded)[kRefused];
     if (this.stopping || refused) {
       abort(socket, 503, refused ? this.limitMessage(refused) : 'server is shutting down');
+      return false;
+    }
+    const pending = (socket as Guarded)[kPending];
+    if (pending !== undefined && pending.size > 0) {
+      // Pipelined behind requests still unanswered: Node hands the socket over and
+      // forgets them, so no 'close' would ever release what they hold. They are
+      // ended here, and the connection with them (docs/PROTOCOL.md §6.1).
+      this.metrics.refused('pipelined');
+      for (const queued of [...pending]) queued.destroy();
+      pending.clear();
+      socket.destroy();
       return false;
     }
     const path = targetPath(req);
@@ -212,6 +226,7 @@ export class ConnectionGuard {
   /** @internal */
   exchangeDone(res: http.ServerResponse, socket: Guarded): void {
     socket[kInFlight] = (socket[kInFlight] ?? 1) - 1;
+    socket[kPending]?.delete(res.req);
     if (socket[kHolder] === res) socket[kHolder] = undefined;
     this.metrics.answered(res.statusCode, res.headersSent);
     this.heads.exchangeDone(socket);

@@ -15,7 +15,7 @@ export interface ConnectionLimitSettings {
  * client behind it would share one per-address quota, so these two are not
  * limited per address (the overall limit still counts them).
  */
-const PROXY_LOOPBACK = new Set(['127.0.0.1', '::1']);
+export const PROXY_LOOPBACK: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
 
 /**
  * The key a client's connections are counted under: an IPv4 address (also

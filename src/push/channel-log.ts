@@ -52,22 +52,24 @@ export interface MemoryLogOptions {
   sequence?: IdSequence;
 }
 
-/** One channel: a ring of its last `retention` messages and its subscribers. */
+/**
+ * One channel: a ring of its last `retention` messages and its subscribers.
+ * The ring grows as messages come (an empty channel costs a few hundred
+ * bytes, not `retention` slots) and wraps once full.
+ */
 class Channel {
-  readonly ring: Array<PushMessage | undefined>;
-  /** Ring index of the oldest retained message. */
+  readonly ring: PushMessage[] = [];
+  /** Ring index of the oldest retained message (0 until the ring is full). */
   start = 0;
   count = 0;
   readonly subscribers = new Set<Subscriber>();
 
-  constructor(retention: number) {
-    this.ring = new Array<PushMessage | undefined>(retention);
-  }
+  constructor(private readonly retention: number) {}
 
   append(message: PushMessage): void {
     const size = this.ring.length;
-    if (this.count < size) {
-      this.ring[(this.start + this.count) % size] = message;
+    if (size < this.retention) {
+      this.ring.push(message);
       this.count++;
     } else {
       this.ring[this.start] = message;

@@ -1,5 +1,6 @@
 import type { AsyncChannelLog, ReadResult, Subscriber } from './log.js';
 import type { PushMessage } from './message.js';
+import { UNLIMITED, type AddressQuota } from './limits.js';
 import { PushMetrics, type TechniqueMetrics } from './push-metrics.js';
 
 /** Series nobody renders, for sets counted nowhere (in-process subscribers). */
@@ -65,6 +66,8 @@ export class ChannelSet implements Subscriber {
     private readonly sink: ChannelSink,
     /** Where deliveries and subscriptions of this set are counted (docs/PROTOCOL.md §6.2). */
     private readonly metrics: TechniqueMetrics = UNCOUNTED,
+    /** The client address's share of subscriptions (docs/PROTOCOL.md §6.1). */
+    private readonly quota: AddressQuota = UNLIMITED,
   ) {}
 
   get size(): number { return this.cursors.size; }
@@ -86,9 +89,13 @@ export class ChannelSet implements Subscriber {
    */
   add(requests: readonly ChannelRequest[], tagged: boolean, onRead?: () => void): Promise<void> {
     if (this.closed) return RESOLVED;
+    let fresh = 0;
+    for (const { channel } of requests) if (!this.cursors.has(channel)) fresh++;
+    // Throws (before anything is subscribed) past the address's limit.
+    this.quota.take(fresh);
     const batch = new CatchUp();
     const added: Cursor[] = [];
-    const fresh: boolean[] = [];
+    const latest: boolean[] = [];
     const reads: Array<Promise<ReadResult>> = [];
     for (const { channel, since } of requests) {
       if (this.cursors.has(channel)) continue;
@@ -99,7 +106,7 @@ export class ChannelSet implements Subscriber {
       this.metrics.subscriptions.value++;
       this.metrics.subscribed.value++;
       added.push(cursor);
-      fresh.push(since === null);
+      latest.push(since === null);
       // Subscribed first, so that "the last id" read now leaves nothing out.
       reads.push(since === null ? this.log.last(channel).then(latestOnly) : this.log.read(channel, since));
     }
@@ -108,7 +115,7 @@ export class ChannelSet implements Subscriber {
       return RESOLVED;
     }
     return Promise.all(reads).then(
-      (results) => this.handOver(batch, added, fresh, results, onRead),
+      (results) => this.handOver(batch, added, latest, results, onRead),
       (err: unknown) => {
         for (const cursor of added) if (this.cursors.get(cursor.channel) === cursor) this.remove(cursor.channel);
         throw err;
@@ -174,6 +181,7 @@ export class ChannelSet implements Subscriber {
     cursor.catchUp = null;
     this.log.unsubscribe(channel, this);
     this.metrics.subscriptions.value--;
+    this.quota.give(1);
     return true;
   }
 
@@ -212,6 +220,7 @@ export class ChannelSet implements Subscriber {
     this.closed = true;
     for (const channel of this.cursors.keys()) this.log.unsubscribe(channel, this);
     this.metrics.subscriptions.value -= this.cursors.size;
+    this.quota.give(this.cursors.size);
     this.cursors.clear();
   }
 

@@ -3,6 +3,7 @@ import type { Router } from '../http/router.js';
 import { PushRequest, channelNames, whenAdmitted } from './authorize.js';
 import { syncView, type ReadResult, type Subscriber } from './log.js';
 import type { ChannelLog } from './channel-log.js';
+import { UNLIMITED, type AddressQuota } from './limits.js';
 import type { PushMessage } from './message.js';
 import { subscriptionParams, timeoutParam, type SubscriptionParams } from './params.js';
 import { latestOnly, pollAnswerBody, readChannels, sendPollAnswer } from './poll.js';
@@ -20,6 +21,8 @@ class HeldPoll implements Subscriber {
   done = false;
   /** Subscribed to its channels (a poll answered at once never is). */
   subscribed = false;
+  /** Where its channels were counted against the client's address. */
+  quota: AddressQuota = UNLIMITED;
   /** The log is being read: deliveries wait in `early`. */
   reading = true;
   early: PushMessage[] | null = null;
@@ -103,6 +106,9 @@ export class LongPolls {
     counts.subscribed.value += params.channels.length;
     if (hold) {
       limits.channels(channelNames(params.channels));
+      const quota = limits.quotaFor(req.socket.remoteAddress);
+      quota.take(params.channels.length);
+      poll.quota = quota;
       for (const { channel } of params.channels) log.subscribe(channel, poll);
       poll.subscribed = true;
       counts.subscriptions.value += params.channels.length;
@@ -189,6 +195,7 @@ export class LongPolls {
     if (!poll.subscribed) return;
     for (const { channel } of poll.params.channels) this.ctx.log.unsubscribe(channel, poll);
     this.ctx.metrics.longpoll.subscriptions.value -= poll.params.channels.length;
+    poll.quota.give(poll.params.channels.length);
   }
 
   /** Shutdown (docs/PROTOCOL.md §3.9): every held poll is answered 200 with `"messages": []`. */

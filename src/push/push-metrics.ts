@@ -7,8 +7,8 @@ const TECHNIQUES: readonly DeliveryTechnique[] = ['poll', 'longpoll', 'iframe', 
 const ACTIONS: readonly Action[] = ['connection', 'subscribe', 'emit'];
 
 /** The push layer's refusal reasons, in `pushwire_refusals_total{reason}` beside the HTTP server's. */
-export type PushRefusal = 'authorization' | 'max_held_polls' | 'max_streams' | 'max_channels' | 'max_subscriptions_per_connection';
-const REFUSALS: readonly PushRefusal[] = ['authorization', 'max_held_polls', 'max_streams', 'max_channels', 'max_subscriptions_per_connection'];
+export type PushRefusal = 'authorization' | 'max_held_polls' | 'max_streams' | 'max_channels' | 'max_subscriptions_per_connection' | 'max_subscriptions_per_ip';
+const REFUSALS: readonly PushRefusal[] = ['authorization', 'max_held_polls', 'max_streams', 'max_channels', 'max_subscriptions_per_connection', 'max_subscriptions_per_ip'];
 
 /** What one technique counts: messages out, subscriptions open, slow clients cut off. */
 export interface TechniqueMetrics {

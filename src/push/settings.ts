@@ -31,6 +31,12 @@ export interface PushOptions {
   maxSubscriptionsPerConnection?: number;
   /** Channels the server holds; a subscribe or publish creating one past it gets 503 / close 1013. */
   maxChannels?: number;
+  /**
+   * Subscriptions held at once from one client address (an IPv6 /64), over
+   * all its connections and techniques; past it 503 / close 1013. 127.0.0.1
+   * and ::1 are exempt (a reverse proxy's clients all come from there).
+   */
+  maxSubscriptionsPerIp?: number;
   /** Default long-poll timeout (docs/PROTOCOL.md §3.4: 25000). */
   longPollTimeout?: number;
   /** Heartbeat period of SSE and iframe streams and WebSocket pings (docs/PROTOCOL.md §3.5, §3.6: at most 25 s). */
@@ -69,6 +75,7 @@ export const PUSH_DEFAULTS: PushSettings = {
   maxStreams: 10_000,
   maxSubscriptionsPerConnection: 100,
   maxChannels: 100_000,
+  maxSubscriptionsPerIp: 10_000,
   longPollTimeout: 25_000,
   heartbeatInterval: 20_000,
   iframeMaxBytes: 1024 * 1024,
@@ -86,7 +93,7 @@ export function resolveSettings(options: PushOptions): PushSettings {
   for (const [key, value] of Object.entries(options)) {
     if (value !== undefined && key in settings) (settings as Record<string, unknown>)[key] = value;
   }
-  for (const key of ['maxHeldPolls', 'maxStreams', 'maxSubscriptionsPerConnection', 'maxChannels', 'maxQueuedBytes'] as const) {
+  for (const key of ['maxHeldPolls', 'maxStreams', 'maxSubscriptionsPerConnection', 'maxChannels', 'maxSubscriptionsPerIp', 'maxQueuedBytes'] as const) {
     const value = settings[key];
     if (!(value === Infinity || (Number.isSafeInteger(value) && value >= 1))) throw new RangeError(`${key} must be a positive integer or Infinity`);
   }

@@ -34,7 +34,8 @@ export abstract class StreamSubscription implements ChannelSink, BatchTarget {
     readonly params: SubscriptionParams,
     readonly technique: 'sse' | 'iframe',
   ) {
-    this.channels = new ChannelSet(streams.ctx.log, this, streams.ctx.metrics[technique]);
+    const { ctx } = streams;
+    this.channels = new ChannelSet(ctx.log, this, ctx.metrics[technique], ctx.limits.quotaFor(res.req.socket.remoteAddress));
   }
 
   abstract readonly contentType: string;

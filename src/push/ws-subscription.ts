@@ -10,7 +10,7 @@ import { WebSocket } from '../websocket/websocket.js';
 import { AuthorizationRefused, PushRequest, channelNames } from './authorize.js';
 import { LogUnavailableError, type AsyncChannelLog } from './log.js';
 import { ChannelSet, type ChannelRequest, type ChannelSink, type Cursor } from './channel-set.js';
-import { LimitRefused } from './limits.js';
+import { LimitRefused, type AddressQuota } from './limits.js';
 import { EventRefused, parseClientEvent, type ClientEvent, type EventHandlers, type PushClient } from './event-api.js';
 import { CHANNEL_NAME, RESERVED_PREFIX, dataToJson, gapMessage, type PushMessage } from './message.js';
 import { subscriptionParams, type SubscriptionParams } from './params.js';
@@ -35,8 +35,9 @@ class WsSubscriber implements ChannelSink, PushClient {
     readonly channel: string | null,
     /** The upgrade request, as the authorization hooks see it for the connection's life. */
     readonly request: PushRequest,
+    quota: AddressQuota,
   ) {
-    this.set = new ChannelSet(log, this, owner.counts);
+    this.set = new ChannelSet(log, this, owner.counts, quota);
   }
 
   get channels(): string[] {
@@ -132,20 +133,22 @@ export class WsSubscriptions {
     const accept = (): void => {
       // The client may have gone while the verdict was out: a FIN leaves the socket half-open, not destroyed.
       if (socket.destroyed || socket.readableEnded) return void socket.destroy();
+      const quota = this.ctx.limits.quotaFor(req.socket.remoteAddress);
       try {
         this.ctx.limits.channels(channelNames(params.channels));
+        this.ctx.limits.checkFrom(quota, params.channels.length);
       } catch (err) {
         return refuseUpgrade(socket, err);
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, params, request));
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, params, request, quota));
     };
     if (!admission) return accept();
     admission.then(accept, (err: unknown) => refuseUpgrade(socket, err));
   }
 
-  private attach(ws: WebSocket, params: SubscriptionParams, request: PushRequest): void {
+  private attach(ws: WebSocket, params: SubscriptionParams, request: PushRequest, quota: AddressQuota): void {
     const channel = params.tagged || params.channels.length === 0 ? null : params.channels[0]!.channel;
-    const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel, request);
+    const subscriber = new WsSubscriber(this, this.ctx.log, ws, this.handlers.clientId(), channel, request, quota);
     // Broadcast frames owed in one turn leave in one write (docs/PROTOCOL.md §3.9).
     ws.coalesceWrites(this.ctx.writes);
     this.active.add(subscriber);
@@ -157,7 +160,13 @@ export class WsSubscriptions {
   /** Adds channels; a log that cannot be read closes the connection 1013, and the client resumes later. */
   private follow(subscriber: WsSubscriber, channels: readonly ChannelRequest[], tagged: boolean): void {
     if (channels.length === 0) return;
-    subscriber.set.add(channels, tagged).catch((err: unknown) => {
+    let added: Promise<void>;
+    try {
+      added = subscriber.set.add(channels, tagged);
+    } catch (err) {
+      return this.refuse(subscriber, err); // the address's limit (docs/PROTOCOL.md §6.1): close 1013
+    }
+    added.catch((err: unknown) => {
       if (subscriber.released) return;
       this.closeClient(subscriber, CloseCode.TryAgainLater, `cannot read the channel log: ${(err as Error)?.message}`);
     });

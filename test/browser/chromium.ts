@@ -24,7 +24,8 @@ export const skip: string | false = !executable(CHROMIUM) && !process.env.CI
   ? `no chromium on PATH nor at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); with CI set this is a failure, not a skip`
   : false;
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more command-line switches (e.g. `--host-resolver-rules` for a name of the test's own). */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -32,7 +33,7 @@ export function launchChromium(): Promise<Browser> {
       // Pages the tests serve themselves (page.route) count as public to Chromium, which would then refuse their WebSockets to 127.0.0.1.
       '--disable-features=LocalNetworkAccessChecks',
       // Every window of the tests is visible at once: no throttling of the ones behind.
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
+      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows', ...extraArgs],
   });
 }
 

@@ -106,3 +106,23 @@ test('a request pipelined behind a held long poll is refused 429, answered after
   assert.equal(s.server.push.stats().heldPolls, baseline.heldPolls);
   assert.equal(s.server.push.stats().streams, baseline.streams);
 });
+
+test('an upgrade pipelined behind a stream and requests queued after it: the connection is closed and all they held released', async () => {
+  const baseline = s.server.push.stats();
+  const upgrade = 'GET /push/ws?channel=pipe-u HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+  // A stream, a held poll and a stream queued behind it, then the upgrade: Node hands the socket
+  // over for the upgrade and would forget the queued exchanges, which then never close.
+  const socket = net.connect(s.port, '127.0.0.1', () => socket.write(
+    get('/push/sse?channel=pipe-s') + get('/push/longpoll?channel=pipe-l&timeout=30000') + get('/push/iframe?channel=pipe-i&callback=cb') + upgrade));
+  socket.on('error', () => {});
+  let text = '';
+  socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+  await new Promise((resolve) => socket.once('close', resolve));
+  assert.doesNotMatch(text, /101 Switching Protocols/);
+  await serverSideClosed(2000);
+  const now = s.server.push.stats();
+  assert.equal(now.streams, baseline.streams);
+  assert.equal(now.heldPolls, baseline.heldPolls);
+  assert.equal(now.subscriptions, baseline.subscriptions);
+});
