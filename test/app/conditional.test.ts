@@ -1,7 +1,7 @@
 /**
  * Conditional GETs of the served files (docs/PROTOCOL.md §4.5): each encoding
  * of a file is its own representation with its own ETag, and If-None-Match
- * (RFC 9110 §13.1.2) is read in all its forms: `*`, a list, weak tags.
+ * (RFC 9110 §13.1.2) is read in all its forms: a list, weak tags, `*`.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,4 +98,37 @@ test('/socket.io/socket.io.js: If-None-Match with its tag, weak or in a list get
   const other = await get('/socket.io/socket.io.js', { 'If-None-Match': '"other"' });
   assert.equal(other.status, 200);
   assert.deepEqual(other.body, script.body);
+});
+
+test('static files: If-None-Match: * gets 304 for a file that exists, GET and HEAD, either encoding', async () => {
+  const plainTag = (await get('/push.js')).headers.etag!;
+  const gzipTag = (await get('/push.js', GZIP)).headers.etag!;
+  for (const method of ['GET', 'HEAD']) {
+    const plain = await get('/push.js', { 'If-None-Match': '*' }, method);
+    assert.equal(plain.status, 304, method);
+    assert.equal(plain.headers.etag, plainTag);
+    const gzipped = await get('/push.js', { ...GZIP, 'If-None-Match': '*' }, method);
+    assert.equal(gzipped.status, 304, method);
+    assert.equal(gzipped.headers.etag, gzipTag);
+  }
+  // A file too small to compress has one representation; `/` is index.html.
+  const module = await get('/pushwire.mjs', GZIP);
+  assert.equal(module.headers['content-encoding'], undefined);
+  for (const inm of ['*', `W/${module.headers.etag}`, `"other", ${module.headers.etag}`]) {
+    const answer = await get('/pushwire.mjs', { ...GZIP, 'If-None-Match': inm });
+    assert.equal(answer.status, 304, inm);
+    assert.equal(answer.headers.etag, module.headers.etag);
+  }
+  assert.equal((await get('/', { 'If-None-Match': '*' })).status, 304);
+  assert.equal((await get('/nothing-here.js', { 'If-None-Match': '*' })).status, 404);
+});
+
+test('/socket.io/socket.io.js: If-None-Match: * gets 304, GET and HEAD', async () => {
+  const tag = (await get('/socket.io/socket.io.js')).headers.etag!;
+  for (const method of ['GET', 'HEAD']) {
+    const answer = await get('/socket.io/socket.io.js', { 'If-None-Match': '*' }, method);
+    assert.equal(answer.status, 304, method);
+    assert.equal(answer.headers.etag, tag);
+    assert.equal(answer.body.length, 0);
+  }
 });
