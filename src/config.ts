@@ -61,7 +61,7 @@ export const HELP = `Usage: pushwire [options]   (in a checkout: node dist/serve
   --headers-timeout MS        time to send a complete request head       env HEADERS_TIMEOUT
                               default 30000
   --idle-timeout MS           close an HTTP connection silent this long  env IDLE_TIMEOUT
-                              (0: never) default 75000
+                              (0: never; not a held poll or stream) default 75000
   --redis URL                 run the channel log on this Redis          env REDIS_URL
                               (redis://[:password@]host:port[/db]; needs npm install ioredis)
                               default: in memory

@@ -101,8 +101,9 @@ export function createPushwireServer(config: ServerConfig, options: PushwireServ
   }, (req, res) => {
     if (guard.admitRequest(req, res)) router.handleRequest(req, res);
   });
-  // A connection silent both ways this long is dropped: longer than the longest long
-  // poll (60 s) and the stream heartbeats (25 s); WebSockets turn it off.
+  // A connection silent both ways this long is dropped; not while it holds a long poll,
+  // a stream or an Engine.IO poll (the guard skips those), and WebSockets turn it off
+  // (docs/PROTOCOL.md §6.1).
   server.setTimeout(limits.idleTimeout);
   guard.attach(server);
   server.on('upgrade', (req, socket, head) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { ifNoneMatchHits } from '../http/conditional.js';
 import type { Router } from '../http/router.js';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -40,13 +41,22 @@ function inlineScriptHashes(html: string): string {
   return sources;
 }
 
+/** One encoding of a file, a representation of its own (RFC 9110 §8.8.3): its body, its ETag, its headers. */
+export interface StaticVariant {
+  readonly body: Buffer;
+  readonly etag: string;
+  /** Everything a 200 carries but Content-Length. */
+  readonly headers: Record<string, string>;
+  /** What a 304 carries (RFC 9110 §15.4.5: the ETag, Cache-Control and Vary a 200 would). */
+  readonly notModified: Record<string, string>;
+}
+
 /** One file, read once at start, with everything an answer needs precomputed. */
 export interface StaticFile {
   readonly name: string;
-  readonly body: Buffer;
-  readonly gzipped: Buffer | null;
-  readonly etag: string;
-  readonly headers: Record<string, string>;
+  readonly identity: StaticVariant;
+  /** The gzip body, when the file is worth compressing. */
+  readonly gzip: StaticVariant | null;
 }
 
 /**
@@ -60,11 +70,10 @@ export function loadStaticFiles(dir: string): Map<string, StaticFile> {
     if (!entry.isFile() || entry.name.startsWith('.') || !/^[A-Za-z0-9_.-]+$/.test(entry.name)) continue;
     const ext = path.extname(entry.name).toLowerCase();
     const body = fs.readFileSync(path.join(dir, entry.name));
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+    const hash = createHash('sha256').update(body).digest('base64url').slice(0, 22);
     const headers: Record<string, string> = {
       'Content-Type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
       'X-Content-Type-Options': 'nosniff',
-      ETag: etag,
       // Revalidate every time: a rebuilt client is picked up at once, an unchanged one costs a 304.
       'Cache-Control': 'no-cache',
     };
@@ -79,23 +88,35 @@ export function loadStaticFiles(dir: string): Map<string, StaticFile> {
       if (packed.length < body.length) gzipped = packed;
     }
     if (gzipped) headers.Vary = 'Accept-Encoding';
-    files.set(entry.name, { name: entry.name, body, gzipped, etag, headers });
+    // The gzip body is another representation: a strong ETag of its own, "-gz" inside the quotes
+    // as nginx and Apache mark theirs (docs/PROTOCOL.md §4.5).
+    const identity = variant(body, `"${hash}"`, headers);
+    const gzip = gzipped ? variant(gzipped, `"${hash}-gz"`, { ...headers, 'Content-Encoding': 'gzip' }) : null;
+    files.set(entry.name, { name: entry.name, identity, gzip });
   }
   return files;
 }
 
-/** Answers a GET or HEAD for one file: 304 on a matching If-None-Match, gzip when accepted. */
+function variant(body: Buffer, etag: string, headers: Record<string, string>): StaticVariant {
+  const notModified: Record<string, string> = { ETag: etag, 'Cache-Control': headers['Cache-Control']! };
+  if (headers.Vary) notModified.Vary = headers.Vary;
+  return { body, etag, headers: { ...headers, ETag: etag }, notModified };
+}
+
+/**
+ * Answers a GET or HEAD for one file: the encoding is chosen first (gzip when
+ * accepted), then If-None-Match is matched against that encoding's ETag: 304
+ * on a hit (docs/PROTOCOL.md §4.5).
+ */
 export function sendStaticFile(req: http.IncomingMessage, res: http.ServerResponse, file: StaticFile): void {
-  const ifNoneMatch = req.headers['if-none-match'];
-  if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === file.etag)) {
-    res.writeHead(304, { ETag: file.etag, 'Cache-Control': file.headers['Cache-Control']!, ...(file.gzipped ? { Vary: 'Accept-Encoding' } : {}) });
+  const served = file.gzip !== null && acceptsGzip(req.headers['accept-encoding']) ? file.gzip : file.identity;
+  if (ifNoneMatchHits(req.headers['if-none-match'], served.etag)) {
+    res.writeHead(304, served.notModified);
     res.end();
     return;
   }
-  const gzip = file.gzipped !== null && acceptsGzip(req.headers['accept-encoding']);
-  const body = gzip ? file.gzipped! : file.body;
-  res.writeHead(200, { ...file.headers, ...(gzip ? { 'Content-Encoding': 'gzip' } : {}), 'Content-Length': String(body.length) });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  res.writeHead(200, { ...served.headers, 'Content-Length': String(served.body.length) });
+  res.end(req.method === 'HEAD' ? undefined : served.body);
 }
 
 function acceptsGzip(header: string | undefined): boolean {

@@ -70,6 +70,10 @@ export class ConnectionGuard {
     server.on('connection', (socket: Socket) => this.connected(socket));
     // With a listener here Node no longer destroys the socket itself: done below, and counted.
     server.on('timeout', (socket: Duplex) => {
+      // A held answer (a long poll, a stream, an Engine.IO polling GET) is silent on purpose and
+      // ends by its own timeout or heartbeat: the idle timeout never cuts it (docs/PROTOCOL.md §6.1).
+      // The socket's next read or write starts its idle timer again.
+      if (holdsOpenAnswer(socket as Guarded)) return;
       this.metrics.timedOut('idle');
       socket.destroy();
     });
@@ -106,8 +110,7 @@ export class ConnectionGuard {
       socket.destroy();
       return false;
     }
-    const holder = socket[kHolder];
-    if (holder !== undefined && !holder.writableEnded && !holder.destroyed) {
+    if (holdsOpenAnswer(socket)) {
       // Its answer could only leave after the stream or poll ahead of it ends.
       this.metrics.refused('pipelined');
       sendError(res, 429, 'a request pipelined behind a stream or held poll on the same connection is not served; use another connection', { Connection: 'close' });
@@ -231,6 +234,12 @@ export class ConnectionGuard {
     this.metrics.answered(res.statusCode, res.headersSent);
     this.heads.exchangeDone(socket);
   }
+}
+
+/** An answer that may be held open (a path of `holds`) is in flight on the connection. */
+function holdsOpenAnswer(socket: Guarded): boolean {
+  const holder = socket[kHolder];
+  return holder !== undefined && !holder.writableEnded && !holder.destroyed;
 }
 
 /** The router's own reading of the target, so that "/x/../push/sse" is seen as the push path it reaches. */

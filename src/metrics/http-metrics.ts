@@ -8,6 +8,16 @@ import type { Counter, CounterChild, MetricsRegistry } from './registry.js';
 /** Status classes of answered requests; index 0 is a request closed before any answer. */
 const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
+/**
+ * The close codes that get a series of their own (docs/PROTOCOL.md §6.2): the
+ * ones RFC 6455 §7.4.1 and the IANA registry define. Any other code a peer
+ * picks (3000–4999 among them) is counted under `other`, so that a client
+ * cannot add a series per code.
+ */
+const REGISTERED_CLOSE_CODES: ReadonlySet<number> = new Set([
+  1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015,
+]);
+
 /** The server that accepted each socket, for the WebSocket layer's diagnostics (which know only the socket). */
 const owners = new WeakMap<Duplex, HttpMetrics>();
 let subscribed = false;
@@ -85,7 +95,8 @@ export class HttpMetrics {
     });
     registry.gauge({ name: 'pushwire_websockets_open', help: 'WebSocket connections open, every endpoint.', collect: (g) => g.set(this.websocketsOpen) });
     this.closes = registry.counter({
-      name: 'pushwire_websocket_closes_total', help: 'WebSocket connections closed, by close code (1006: no close frame).',
+      name: 'pushwire_websocket_closes_total',
+      help: 'WebSocket connections closed, by registered close code (1006: no close frame); "other": any other code.',
       labelNames: ['code'],
     });
     if (!subscribed) {
@@ -136,6 +147,6 @@ export class HttpMetrics {
   /** @internal */
   websocketClosed(code: number): void {
     this.websocketsOpen--;
-    this.closes.labels(code).value++;
+    this.closes.labels(REGISTERED_CLOSE_CODES.has(code) ? code : 'other').value++;
   }
 }

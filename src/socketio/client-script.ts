@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { ifNoneMatchHits } from '../http/conditional.js';
 
 /** The compiled browser client, seen from dist/socketio (npm start) or build/src/socketio (the tests). */
 const CANDIDATES = ['../public/socket.io.js', '../../../dist/public/socket.io.js'];
@@ -41,7 +42,8 @@ export class ClientScript {
       'X-Content-Type-Options': 'nosniff',
       ETag: this.etag,
     };
-    if (req.headers['if-none-match']?.split(',').some((tag) => tag.trim() === this.etag)) {
+    // The same reading of If-None-Match as the static files' (docs/PROTOCOL.md §4.5): a list, weak tags.
+    if (ifNoneMatchHits(req.headers['if-none-match'], this.etag)) {
       res.writeHead(304, headers);
       res.end();
       return;

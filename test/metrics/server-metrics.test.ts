@@ -4,8 +4,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { connect } from '../../src/websocket/client.js';
+import type { WebSocketCloseMessage } from '../../src/websocket/diagnostics.js';
 import { DEFAULTS } from '../../src/config.js';
 import { createPushwireServer } from '../../src/pushwire-server.js';
 import { startServer, tempDataDir, type RunningServer } from '../app/helpers.js';
@@ -67,7 +69,7 @@ test('requests are counted by status class, refusals by reason, bytes both ways'
   assert.ok(delta('pushwire_bytes_sent_total') > before.length, 'the first scrape was sent');
 });
 
-test('WebSockets: open now, and closes by code (1000, 4001, 1006, 1009)', async () => {
+test('WebSockets: open now, and closes by code (1000, 1006, 1009; 4001 as "other")', async () => {
   const before = await scrape();
   const open = async () => {
     const ws = connect(`ws://127.0.0.1:${s.port}/echo`);
@@ -89,9 +91,40 @@ test('WebSockets: open now, and closes by code (1000, 4001, 1006, 1009)', async 
     if (metric(after, 'pushwire_websockets_open') === metric(before, 'pushwire_websockets_open')) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  const delta = (code: number) => metric(after, `pushwire_websocket_closes_total{code="${code}"}`) - metric(before, `pushwire_websocket_closes_total{code="${code}"}`);
-  assert.deepEqual([delta(1000), delta(4001), delta(1006), delta(1009)], [1, 1, 1, 1]);
+  const delta = (code: number | string) => metric(after, `pushwire_websocket_closes_total{code="${code}"}`) - metric(before, `pushwire_websocket_closes_total{code="${code}"}`);
+  assert.deepEqual([delta(1000), delta('other'), delta(1006), delta(1009)], [1, 1, 1, 1]);
   assert.equal(metric(after, 'pushwire_websockets_open'), metric(before, 'pushwire_websockets_open'));
+});
+
+test('close codes a client picks (4321, 3999) are counted under code="other", not a series each', async () => {
+  // The server publishes each close on this channel after the metrics (subscribed first) counted it.
+  let serverCloses = 0;
+  let bothCounted!: () => void;
+  const counted = new Promise<void>((resolve) => { bothCounted = resolve; });
+  const onClose = (message: unknown) => {
+    if ((message as WebSocketCloseMessage).isServer && ++serverCloses === 2) bothCounted();
+  };
+  diagnosticsChannel.subscribe('pushwire:websocket:close', onClose);
+  try {
+    const before = await scrape();
+    for (const code of [4321, 3999]) {
+      const ws = connect(`ws://127.0.0.1:${s.port}/echo`);
+      await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+      const closed = new Promise<number>((resolve) => ws.once('close', (echoed: number) => resolve(echoed)));
+      ws.close(code);
+      assert.equal(await closed, code, 'the server echoes the code it was sent');
+    }
+    await counted;
+    const after = await scrape();
+    const other = 'pushwire_websocket_closes_total{code="other"}';
+    assert.equal(metric(after, other) - metric(before, other), 2);
+    const codes = after.split('\n').filter((line) => line.startsWith('pushwire_websocket_closes_total{'))
+      .map((line) => /code="([^"]*)"/.exec(line)![1]!);
+    for (const code of codes) assert.match(code, /^(10(0[0-35-9]|1[0-5])|other)$/, `a registered code or "other": ${code}`);
+    assert.ok(!codes.includes('4321') && !codes.includes('3999'));
+  } finally {
+    diagnosticsChannel.unsubscribe('pushwire:websocket:close', onClose);
+  }
 });
 
 test('connections open follow the clients; request heads that never come are counted as timeouts', async () => {
