@@ -235,7 +235,7 @@ export function openMuxSse(port: number, agent: http.Agent, channels: string[], 
     (buf) => nextSse(buf, (_event, data) => data.includes('"tick"')), onMessage);
 }
 
-/** One hidden-iframe client: the argument of each `parent.cb(...)` script holding a `tick`. */
+/** One hidden-iframe client: the argument of each `_()&&parent.cb(...)` script holding a `tick`. */
 export function openIframe(port: number, agent: http.Agent, onMessage: Delivery): Promise<http.ClientRequest> {
   return openStream(port, agent, '/push/iframe?channel=bench&callback=cb', {}, (buf) => {
     const end = buf.indexOf(')</script>');

@@ -31,12 +31,12 @@ export class WireForms {
     return (this.wsMessage ??= new PreparedMessage(this.json));
   }
 
-  /** `<script>parent.F(MSG)</script>` with MSG script-safe. */
+  /** `<script>_()&&parent.F(MSG)</script>` with MSG script-safe; `_()` is the stream's guard (docs/PROTOCOL.md §3.5). */
   iframe(callback: string): Buffer {
     let chunk = this.iframeChunks?.get(callback);
     if (chunk) return chunk;
     this.safeJson ??= scriptSafeJson(this.json);
-    chunk = Buffer.from(`<script>parent.${callback}(${this.safeJson})</script>\n`);
+    chunk = Buffer.from(`<script>_()&&parent.${callback}(${this.safeJson})</script>\n`);
     this.iframeChunks ??= new Map();
     if (this.iframeChunks.size < 4) this.iframeChunks.set(callback, chunk);
     return chunk;
@@ -132,7 +132,7 @@ export class PushMessage {
     return (this.pollBody ??= Buffer.from(`{"messages":[${this.json}],"last":${this.id},"gap":false}`));
   }
 
-  /** `<script>parent.F(MSG)</script>` with MSG script-safe. */
+  /** `<script>_()&&parent.F(MSG)</script>` with MSG script-safe. */
   iframe(callback: string): Buffer {
     return this.forms(false).iframe(callback);
   }

@@ -39,6 +39,8 @@ export abstract class StreamSubscription implements ChannelSink, BatchTarget {
   }
 
   abstract readonly contentType: string;
+  /** Headers of this technique's own, sent with STREAM_HEADERS. */
+  readonly headers: Readonly<Record<string, string>> = {};
   /** Sent with the head, at once: what makes the client start rendering / listening. */
   abstract prelude(): Buffer | string;
   abstract message(message: PushMessage, cursor: Cursor): void;
@@ -120,7 +122,7 @@ export class StreamRegistry {
       return sendError(res, 503, 'server is shutting down', { Connection: 'close' });
     }
     if (req.method === 'HEAD') {
-      res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+      res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS, ...stream.headers });
       return void res.end();
     }
     this.ctx.limits.streams(this.open.size);
@@ -133,7 +135,7 @@ export class StreamRegistry {
     req.once('close', release);
     try {
       await stream.channels.add(stream.params.channels, stream.params.tagged, () => {
-        res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS });
+        res.writeHead(200, { 'Content-Type': stream.contentType, ...STREAM_HEADERS, ...stream.headers });
         stream.started = true;
         res.socket?.setNoDelay(true);
         stream.write(stream.prelude());

@@ -122,7 +122,7 @@ async function attempt(t: Technique, query: string, headers: Record<string, stri
 }
 
 function parseMessages(t: Technique, text: string): Msg[] {
-  if (t === 'iframe') return [...text.matchAll(/<script>parent\.f\((.*?)\)<\/script>/g)].map((m) => JSON.parse(m[1]!) as Msg);
+  if (t === 'iframe') return [...text.matchAll(/<script>_\(\)&&parent\.f\((.*?)\)<\/script>/g)].map((m) => JSON.parse(m[1]!) as Msg);
   return [...text.matchAll(/^id: (\d+)\nevent: (.*)\ndata: (.*)$/gm)].map((m) => ({ id: Number(m[1]), event: m[2]!, data: JSON.parse(m[3]!) }));
 }
 

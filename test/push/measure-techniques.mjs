@@ -60,7 +60,7 @@ function stream(kind) {
     res.setEncoding('utf8');
     res.on('data', (c) => {
       text += c;
-      const re = kind === 'sse' ? /id: (\d+)\nevent: [^\n]*\ndata: ([^\n]*)\n\n/g : /<script>parent\.f\((.*?)\)<\/script>/g;
+      const re = kind === 'sse' ? /id: (\d+)\nevent: [^\n]*\ndata: ([^\n]*)\n\n/g : /<script>_\(\)&&parent\.f\((.*?)\)<\/script>/g;
       let m, end = 0;
       while ((m = re.exec(text))) {
         const msg = kind === 'sse' ? { id: Number(m[1]), data: JSON.parse(m[2]) } : JSON.parse(m[1]);

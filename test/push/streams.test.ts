@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import vm from 'node:vm';
 import type { Socket } from 'node:net';
@@ -87,7 +88,14 @@ test('SSE and iframe: heartbeats while nothing is published', async () => {
   iframe.close();
 });
 
-test('iframe: chunked HTML with a 1 KiB prelude, one script per message', async () => {
+/** The prelude's one script (the guard), and the message scripts after it. */
+function iframeScripts(html: string): { guard: string; messages: string[] } {
+  const bodies = [...html.matchAll(/<script>([\s\S]*?)<\/script>/gi)].map((m) => m[1]!);
+  assert.match(bodies[0] ?? '', /^function _\(\)\{/, 'the prelude defines the guard first');
+  return { guard: bodies[0]!, messages: bodies.slice(1) };
+}
+
+test('iframe: chunked HTML with a 1 KiB prelude, frame-ancestors \'self\', one guarded script per message', async () => {
   const { push } = t.server;
   const ch = 'iframe-basic';
   const iframe = openStream(t.base, 'iframe', ch, null, { callback: 'top_.pw.$deliver' });
@@ -97,12 +105,25 @@ test('iframe: chunked HTML with a 1 KiB prelude, one script per message', async 
   assert.equal(res.headers['transfer-encoding'], 'chunked');
   assert.equal(res.headers['cache-control'], 'no-cache, no-transform');
   assert.equal(res.headers['x-accel-buffering'], 'no');
+  assert.equal(res.headers['content-security-policy'], "frame-ancestors 'self'");
+  assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
   await until(() => Buffer.byteLength(iframe.raw()) >= 1024, 2000, 'a prelude of 1 KiB');
-  assert.ok(!iframe.raw().includes('<script'), 'nothing but the prelude before the first publish');
+  assert.equal(Buffer.byteLength(iframe.raw()), 1032);
+  assert.equal((iframe.raw().match(/<script/g) ?? []).length, 1, 'nothing but the prelude (and its guard) before the first publish');
   push.publish(ch, 'count', { count: 7 });
   assert.deepEqual(await iframe.inbox.waitFor(1), [{ id: 1, event: 'count', data: { count: 7 } }]);
-  assert.ok(iframe.raw().endsWith('<script>parent.top_.pw.$deliver({"id":1,"event":"count","data":{"count":7}})</script>\n'));
+  assert.ok(iframe.raw().endsWith('<script>_()&&parent.top_.pw.$deliver({"id":1,"event":"count","data":{"count":7}})</script>\n'));
   iframe.close();
+});
+
+test('iframe: HEAD answers the same frame headers', async () => {
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.request(`${t.base}/push/iframe?channel=iframe-head&callback=f`, { method: 'HEAD' }, resolve).on('error', reject).end();
+  });
+  res.resume();
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['content-security-policy'], "frame-ancestors 'self'");
+  assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
 });
 
 test('iframe: data holding </script>, <!--, U+2028 and U+2029 round-trips and cannot break out', async () => {
@@ -121,21 +142,56 @@ test('iframe: data holding </script>, <!--, U+2028 and U+2029 round-trips and ca
   const got = await iframe.inbox.waitFor(nasty.length);
   assert.deepEqual(got.map((m) => m.data), nasty);
 
-  // The raw HTML: exactly one script element per message, none of the dangerous sequences inside.
+  // The raw HTML: the guard, then exactly one script element per message, none of the dangerous sequences inside.
   const html = iframe.raw();
-  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/gi)].map((m) => m[1]!);
+  const { guard, messages: scripts } = iframeScripts(html);
   assert.equal(scripts.length, nasty.length);
-  assert.equal((html.match(/<script/gi) ?? []).length, nasty.length);
+  assert.equal((html.match(/<script/gi) ?? []).length, 1 + nasty.length);
   for (const body of scripts) {
     assert.ok(!/<!--|<\/script|<script|\u2028|\u2029/i.test(body), body);
   }
-  // Run each script body as a browser would: it calls parent.pw.deliver with the message, and nothing else.
+  // Run the guard and each script body as a browser would, in a frame whose parent is of
+  // its origin: each calls parent.pw.deliver with the message, and nothing else.
   const delivered: Msg[] = [];
-  const sandbox = { parent: { pw: { deliver: (m: Msg) => delivered.push(m) } } };
-  for (const body of scripts) vm.runInNewContext(body, sandbox);
+  const parent = { pw: { deliver: (m: Msg) => delivered.push(m) }, location: { origin: 'http://127.0.0.1:1' } };
+  const sandbox = vm.createContext({ parent, location: { origin: 'http://127.0.0.1:1' } });
+  vm.runInContext('self = this', sandbox);
+  vm.runInContext(guard, sandbox);
+  for (const body of scripts) vm.runInContext(body, sandbox);
   // (Through JSON: the sandbox's objects belong to another realm.)
   assert.deepEqual(JSON.parse(JSON.stringify(delivered.map((m) => m.data))), nasty);
-  assert.equal((sandbox.parent as Record<string, unknown>).pwned, undefined);
+  assert.equal((parent as Record<string, unknown>).pwned, undefined);
+  iframe.close();
+});
+
+test('iframe: the scripts call nothing outside a frame whose parent is of their own origin', async () => {
+  const { push } = t.server;
+  const ch = 'iframe-guard';
+  push.publish(ch, 'x', 1);
+  const iframe = openStream(t.base, 'iframe', ch, 0, { callback: 'pw.deliver' });
+  await iframe.inbox.waitFor(1);
+  const { guard, messages } = iframeScripts(iframe.raw());
+  assert.equal(messages.length, 1);
+  const origin = 'http://127.0.0.1:1';
+  /** Runs the stream's scripts in a window whose `parent` is `parent` (or, for 'self', the window itself); how many calls reached it. */
+  const run = (parent: object | 'self'): number => {
+    let calls = 0;
+    const sandbox = vm.createContext({ location: { origin }, deliver: () => calls++ });
+    vm.runInContext('self = this', sandbox);
+    if (parent === 'self') vm.runInContext('parent = self', sandbox);
+    else sandbox.parent = parent;
+    vm.runInContext('parent.pw = { deliver }', sandbox);
+    vm.runInContext(guard, sandbox);
+    for (const body of messages) vm.runInContext(body, sandbox);
+    return calls;
+  };
+  // Framed by a page of its origin: delivered.
+  assert.equal(run({ location: { origin } }), 1);
+  // A popup or a top-level tab: `parent` is the window itself (whose opener may be of the origin).
+  assert.equal(run('self'), 0);
+  // Framed by a page of another origin, whose location reads throw.
+  assert.equal(run({ get location(): never { throw new Error('SecurityError: cross-origin'); } }), 0);
+  assert.equal(run({ location: { origin: 'https://evil.example' } }), 0);
   iframe.close();
 });
 

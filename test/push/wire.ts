@@ -25,9 +25,9 @@ export function parseSseEvents(text: string, from: number, onEvent: (fields: Rec
   }
 }
 
-/** Each complete `<script>parent.<callback>(…)</script>` in `text` from `from`, as its parsed argument; returns where parsing stopped. */
+/** Each complete `<script>_()&&parent.<callback>(…)</script>` in `text` from `from`, as its parsed argument; returns where parsing stopped. */
 export function parseIframeCalls(text: string, from: number, callback: string, onCall: (argument: unknown) => void): number {
-  const open = `<script>parent.${callback}(`;
+  const open = `<script>_()&&parent.${callback}(`;
   const close = ')</script>';
   for (;;) {
     const start = text.indexOf(open, from);

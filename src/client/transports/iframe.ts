@@ -1,6 +1,7 @@
 /**
  * Hidden-iframe streaming on /push/iframe (docs/PROTOCOL.md §3.2): the
- * server's endless page calls `parent.pushwire.cb.<key>(message)`.
+ * server's endless page calls `parent.pushwire.cb.<key>(message)`, through
+ * its guard `_()`: only from a frame whose parent is of its own origin.
  */
 import type { Connector, Message } from '../core/types.js';
 import { REOPEN } from './poll.js';
@@ -31,7 +32,7 @@ export const iframe: Connector = (opening, link) => {
   callbacks[key] = (m) => {
     alive = Date.now();
     link.opened();
-    link.bytes(utf8Length(`<script>parent.${callback}(${JSON.stringify(m)})</script>`));
+    link.bytes(utf8Length(`<script>_()&&parent.${callback}(${JSON.stringify(m)})</script>`));
     link.message(m);
   };
   const start = () => {
